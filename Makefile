@@ -1,0 +1,114 @@
+# Outpost - offline-first clinical record sync node.
+#   make          release build (build/release/outpost)
+#   make test     install missing Debian packages, debug build, every test
+#   make check    the tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench    benchmarks (informative, never gating)
+#   make demo     install, build, run the demonstration
+#   make clean | format | lint
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WERROR   ?= 1
+WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wwrite-strings -Wpointer-arith -Wundef -Wvla -Wimplicit-fallthrough -Wcast-qual
+SN_CFLAGS = -std=c11 -D_GNU_SOURCE -MMD -MP -I. $(WARN) $(if $(filter 1,$(WERROR)),-Werror)
+PKGS      = sqlite3 libsodium msgpack libxxhash
+SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -lsodium -lmsgpackc -lxxhash)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+LIB_SRC   = $(wildcard base/*.c crdt/*.c schema/*.c sync/*.c node/*.c)
+CLI_SRC   = $(wildcard cli/*.c)
+TEST_SRC  = $(wildcard tests/*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+
+# Flavour-specific flags; each flavour builds in its own directory.
+FLAVOUR  ?= release
+ifeq ($(FLAVOUR),release)
+  FL_CFLAGS = -DNDEBUG
+else ifeq ($(FLAVOUR),debug)
+  FL_CFLAGS = -DSN_TESTABLE -O0 -g
+else ifeq ($(FLAVOUR),asan)
+  FL_CFLAGS = -DSN_TESTABLE -O1 -g $(SAN)
+  FL_LDFLAGS = $(SAN)
+endif
+B = build/$(FLAVOUR)
+
+ifeq ($(V),1)
+  Q =
+else
+  Q = @
+endif
+
+LIB_OBJ   = $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ   = $(CLI_SRC:%.c=$(B)/obj/%.o)
+TEST_OBJ  = $(TEST_SRC:%.c=$(B)/obj/%.o)
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all build test check bench demo clean deps format lint test-run cli-test
+.DEFAULT_GOAL := all
+
+all:
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=release build
+
+build: $(B)/outpost $(B)/check_outpost
+
+deps:
+	$(Q)./scripts/install-deps
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(SN_CFLAGS) $(FL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/liboutpost.a: $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/outpost: $(CLI_OBJ) $(B)/liboutpost.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/check_outpost: $(TEST_OBJ) $(B)/liboutpost.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+$(B)/bench/%: bench/%.c $(B)/liboutpost.a
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(SN_CFLAGS) $(FL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The tests: Check suites, then the CLI tests against the built binary.
+test-run: build
+	$(Q)CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-600} $(B)/check_outpost
+	$(Q)OUTPOST=$(B)/outpost tests/cli/run.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=debug test-run
+
+check: deps
+	$(Q)CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) --no-print-directory FLAVOUR=asan CFLAGS="-g" test-run
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=release CFLAGS="-O2 -g" $(BENCH_SRC:bench/%.c=build/release/bench/%) build/release/outpost
+	$(Q)for b in $(BENCH_SRC:bench/%.c=build/release/bench/%); do echo "== $$b"; $$b || exit 1; done
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=release build/release/outpost
+	$(Q)OUTPOST=build/release/outpost ./scripts/demo
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(BENCH_SRC) $(wildcard */*.h)
+
+lint:
+	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi|gets)\s*\(' $(LIB_SRC) $(CLI_SRC) || \
+	    { echo "lint: banned function (see STYLE.md section 6)"; exit 1; }
+	@! grep -nE '\b(malloc|calloc|realloc|free)\s*\(' $(filter-out base/alloc.c,$(LIB_SRC) $(CLI_SRC)) || \
+	    { echo "lint: raw allocation outside base/alloc.c"; exit 1; }
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
