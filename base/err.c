@@ -36,8 +36,11 @@ void sn_err_prefix(sn_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
+    /* Truncation keeps the front: the outermost context and as much detail as fits. */
     char joined[SN_ERR_MSG_MAX];
-    snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    int n = snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    if (n < 0)
+        return;
     memcpy(err->msg, joined, sizeof err->msg);
 }
 

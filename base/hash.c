@@ -85,6 +85,8 @@ void sn_random_bytes(void *out, size_t n) { randombytes_buf(out, n); }
 
 uint32_t sn_random_uniform(uint32_t upper) { return randombytes_uniform(upper); }
 
+void sn_wipe(void *p, size_t n) { sodium_memzero(p, n); }
+
 void sn_hex(char *out, const uint8_t *in, size_t n)
 {
     static const char digits[] = "0123456789abcdef";

@@ -40,6 +40,9 @@ void sn_random_bytes(void *out, size_t n);
 /* Uniform random number in [0, upper). */
 uint32_t sn_random_uniform(uint32_t upper);
 
+/* Overwrite memory with zeros in a way the compiler cannot elide (secrets). */
+void sn_wipe(void *p, size_t n);
+
 /* Lower-case hex of `n` bytes into `out` (2n+1 bytes, NUL-terminated). */
 void sn_hex(char *out, const uint8_t *in, size_t n);
 /* Parse exactly 2n hex digits into n bytes. Returns 0 or SN_EINVAL. */

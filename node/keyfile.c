@@ -1,0 +1,91 @@
+/* node/keyfile.c - writes the node's key pairs to a mode-0600 file at init. */
+#include "node/keyfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/hash.h"
+#include "sync/crypto.h"
+
+static int append_key(sn_buf *b, const char *label, const uint8_t *k, size_t n, sn_err *err)
+{
+    char hex[2 * 64 + 1];
+    sn_hex(hex, k, n);
+    int rc = sn_buf_appendf(b, err, "%s %s\n", label, hex);
+    sn_wipe(hex, sizeof hex);
+    return rc;
+}
+
+int node_keyfile_create(const char *dir, sn_err *err)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) >= sizeof path)
+        return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
+    sync_keys k;
+    int rc = sync_keys_generate(&k, err);
+    if (rc != 0)
+        return rc;
+    sn_buf b;
+    sn_buf_init(&b, 4096);
+    rc = sn_buf_append_str(&b, "# Outpost node keys: secret, keep this file mode 0600.\n", err);
+    if (rc == 0)
+        rc = append_key(&b, "sign-public", k.sign_pk, sizeof k.sign_pk, err);
+    if (rc == 0)
+        rc = append_key(&b, "sign-secret", k.sign_sk, sizeof k.sign_sk, err);
+    if (rc == 0)
+        rc = append_key(&b, "noise-public", k.noise_pk, sizeof k.noise_pk, err);
+    if (rc == 0)
+        rc = append_key(&b, "noise-secret", k.noise_sk, sizeof k.noise_sk, err);
+    if (rc == 0)
+        rc = append_key(&b, "box-public", k.box_pk, sizeof k.box_pk, err);
+    if (rc == 0)
+        rc = append_key(&b, "box-secret", k.box_sk, sizeof k.box_sk, err);
+    sync_keys_wipe(&k);
+    if (rc != 0)
+        goto out;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) {
+            rc = sn_err_set(err, SN_EINVAL, "a key file already exists at '%s'", path);
+            sn_err_hint(err, "this directory already holds a node; choose another --store");
+        } else {
+            rc = sn_err_set(err, SN_EIO, "cannot create key file '%s': %s", path,
+                            strerror(errno));
+        }
+        goto out;
+    }
+    size_t off = 0;
+    while (off < b.len) {
+        ssize_t w = SN_FAULT(SN_FP_FILE_WRITE) ? -1 : write(fd, b.data + off, b.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = sn_err_set(err, SN_EIO, "cannot write key file '%s': %s", path,
+                            w < 0 ? strerror(errno) : "short write");
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (rc == 0 && (SN_FAULT(SN_FP_FILE_SYNC) || fsync(fd) != 0))
+        rc = sn_err_set(err, SN_EIO, "cannot sync key file '%s': %s", path, strerror(errno));
+    close(fd);
+    if (rc != 0)
+        unlink(path);
+out:
+    if (b.data != NULL)
+        sn_wipe(b.data, b.cap);
+    sn_buf_free(&b);
+    return rc;
+}
+
+void node_keyfile_remove(const char *dir)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) < sizeof path)
+        unlink(path);
+}

@@ -1,0 +1,759 @@
+/* node/store.c - opening and creating a store: the SQLite connection, its layout (derived
+ * from the schema as data), prepared statements, transactions and the origin table. */
+#include "node/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/hash.h"
+#include "node/keyfile.h"
+#include "node/store_int.h"
+
+#define STORE_DB "store.db"
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT w",
+    [ST_RELEASE] = "RELEASE w",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO w",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_PUT] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [ST_ORIGIN_INSERT] = "INSERT INTO origin(idx, replica, epoch) VALUES (?1, ?2, ?3)",
+    [ST_ORIGIN_GET] = "SELECT held, applied, link FROM origin WHERE idx = ?1",
+    [ST_ORIGIN_SET] = "UPDATE origin SET held = ?2, applied = ?3, link = ?4 WHERE idx = ?1",
+    [ST_ORIGIN_SKEW] = "UPDATE origin SET skewed = 1 WHERE idx = ?1 AND skewed = 0",
+    [ST_LOG_INSERT] = "INSERT OR IGNORE INTO commit_log(key, hlc, body, unknown, link) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_LOG_GET] = "SELECT body, link FROM commit_log WHERE key = ?1",
+    [ST_LOG_SET_LINK] = "UPDATE commit_log SET link = ?2 WHERE key = ?1",
+    [ST_LOG_RANGE] = "SELECT key, body FROM commit_log WHERE key >= ?1 AND key <= ?2 "
+                     "ORDER BY key",
+    [ST_CELL_GET] = "SELECT state FROM cell WHERE tbl = ?1 AND row = ?2 AND col = ?3",
+    [ST_CELL_PUT] = "INSERT OR REPLACE INTO cell(tbl, row, col, state) VALUES (?1, ?2, ?3, ?4)",
+    [ST_CONFLICT_ADD] = "INSERT OR IGNORE INTO conflict(tbl, row, col) VALUES (?1, ?2, ?3)",
+    [ST_CONFLICT_DEL] = "DELETE FROM conflict WHERE tbl = ?1 AND row = ?2 AND col = ?3",
+};
+
+static const char layout_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
+    "CREATE TABLE origin(idx INTEGER PRIMARY KEY, replica BLOB NOT NULL,"
+    " epoch INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0,"
+    " applied INTEGER NOT NULL DEFAULT 0, link BLOB, skewed INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(replica, epoch));"
+    "CREATE TABLE commit_log(key INTEGER PRIMARY KEY, hlc INTEGER NOT NULL,"
+    " body BLOB NOT NULL, link BLOB, unknown INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE cell(tbl INTEGER NOT NULL, row BLOB NOT NULL, col INTEGER NOT NULL,"
+    " state BLOB NOT NULL, PRIMARY KEY(tbl, row, col)) WITHOUT ROWID;"
+    "CREATE TABLE conflict(tbl INTEGER NOT NULL, row BLOB NOT NULL, col INTEGER NOT NULL,"
+    " PRIMARY KEY(tbl, row, col)) WITHOUT ROWID;";
+
+/* ---- SQLite through our allocator, so the fault injector reaches it. ---- */
+#ifdef SN_TESTABLE
+static sqlite3_mem_methods sqlite_orig_mem;
+
+static void *sqlite_malloc(int n)
+{
+    if (sn_fault_hit(SN_FAULT_ALLOC))
+        return NULL;
+    return sqlite_orig_mem.xMalloc(n);
+}
+
+static void *sqlite_realloc(void *p, int n)
+{
+    if (sn_fault_hit(SN_FAULT_ALLOC))
+        return NULL;
+    return sqlite_orig_mem.xRealloc(p, n);
+}
+#endif
+
+static void sqlite_setup_once(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+#ifdef SN_TESTABLE
+    sqlite3_mem_methods m;
+    if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &sqlite_orig_mem) == SQLITE_OK) {
+        m = sqlite_orig_mem;
+        m.xMalloc = sqlite_malloc;
+        m.xRealloc = sqlite_realloc;
+        /* Fails with SQLITE_MISUSE when SQLite was already initialised; then the fault
+         * injector simply does not reach SQLite. */
+        (void)sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+    }
+#endif
+    sqlite3_initialize();
+}
+
+int node_store_fail(node_store *st, int rc, sn_err *err, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    int code;
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM: code = SN_ENOMEM; break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = SN_EBUSY; break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: code = SN_ECORRUPT; break;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH: code = SN_ECORRUPT; break;
+    default: code = SN_EIO; break;
+    }
+    const char *why = st != NULL && st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+    sn_err_set(err, code, "%s: %s", what, why);
+    if (code == SN_EBUSY)
+        sn_err_hint(err, "another Outpost process may be writing to this store; retry shortly");
+    else if (code == SN_EIO)
+        sn_err_hint(err, "check that the disk is not full and the store directory is writable");
+    return code;
+}
+
+uint64_t node_now_ms(const node_store *st)
+{
+    if (st->opts.now_ms != NULL)
+        return st->opts.now_ms(st->opts.now_ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void node_stmt_done(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+int node_stmt_exec(node_store *st, sqlite3_stmt *s, sn_err *err, const char *what)
+{
+    int rc = sqlite3_step(s);
+    node_stmt_done(s);
+    if (rc != SQLITE_DONE)
+        return node_store_fail(st, rc, err, "%s", what);
+    return 0;
+}
+
+static int exec_sql(node_store *st, const char *sql, sn_err *err, const char *what)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "%s", what);
+    return 0;
+}
+
+/* ---- transactions ---- */
+
+int node_txn_begin(node_store *st, sn_err *err)
+{
+    enum node_stmt_id id = st->batch_depth > 0 ? ST_SAVEPOINT : ST_BEGIN;
+    return node_stmt_exec(st, st->stmts[id], err, "starting a transaction");
+}
+
+int node_txn_end(node_store *st, int rc, sn_err *err)
+{
+    if (rc == 0) {
+        if (st->batch_depth == 0 && SN_FAULT(SN_FP_STORE_COMMIT)) {
+            rc = sn_err_set(err, SN_EIO, "committing to store '%s': injected disk-full fault",
+                            st->dir);
+        } else {
+            enum node_stmt_id id = st->batch_depth > 0 ? ST_RELEASE : ST_COMMIT;
+            rc = node_stmt_exec(st, st->stmts[id], err, "committing a transaction");
+        }
+        if (rc == 0)
+            return 0;
+    }
+    if (st->batch_depth > 0) {
+        /* Failing to roll back leaves nothing better to do than report the first error. */
+        if (node_stmt_exec(st, st->stmts[ST_ROLLBACK_TO], NULL, "rollback") == 0 &&
+            node_stmt_exec(st, st->stmts[ST_RELEASE], NULL, "release") != 0)
+            sn_err_set(err, SN_EIO, "cannot release a savepoint after a rollback");
+    } else if (!sqlite3_get_autocommit(st->db) &&
+               node_stmt_exec(st, st->stmts[ST_ROLLBACK], NULL, "rollback") != 0) {
+        sn_err_set(err, SN_EIO, "cannot roll back a failed transaction");
+    }
+    /* In-memory caches may describe rows that were just rolled back. */
+    if (node_origins_reload(st, NULL) != 0)
+        sn_err_set(err, SN_EIO, "cannot reload the origin table after a rollback");
+    return rc;
+}
+
+int node_store_batch_begin(node_store *st, sn_err *err)
+{
+    if (st->batch_depth > 0)
+        return sn_err_set(err, SN_EINVAL, "a batch is already open on store '%s'", st->dir);
+    int rc = node_stmt_exec(st, st->stmts[ST_BEGIN], err, "starting a batch");
+    if (rc == 0)
+        st->batch_depth = 1;
+    return rc;
+}
+
+int node_store_batch_commit(node_store *st, sn_err *err)
+{
+    if (st->batch_depth == 0)
+        return sn_err_set(err, SN_EINVAL, "no batch is open on store '%s'", st->dir);
+    st->batch_depth = 0;
+    return node_txn_end(st, 0, err);
+}
+
+void node_store_batch_abort(node_store *st)
+{
+    if (st == NULL || st->batch_depth == 0)
+        return;
+    st->batch_depth = 0;
+    (void)node_txn_end(st, SN_EIO, NULL);
+}
+
+/* ---- origins ---- */
+
+const crdt_origin *node_origin_of(const node_store *st, uint32_t idx)
+{
+    if (idx == 0 || idx > st->norigins)
+        return NULL;
+    return &st->by_idx[idx].origin;
+}
+
+static size_t origin_search(const node_store *st, const crdt_origin *o, bool *found)
+{
+    size_t lo = 0, hi = st->norigins;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = crdt_origin_cmp(&st->origins[mid].origin, o);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+uint32_t node_origin_find(const node_store *st, const crdt_origin *o)
+{
+    bool found;
+    size_t i = origin_search(st, o, &found);
+    return found ? st->origins[i].idx : 0;
+}
+
+/* Add to the in-memory cache (idx must be norigins + 1). */
+static int origin_cache_add(node_store *st, const crdt_origin *o, uint32_t idx, sn_err *err)
+{
+    if (st->norigins + 2 > st->origins_cap) {
+        size_t cap = st->origins_cap < 8 ? 16 : st->origins_cap * 2;
+        node_origin_entry *a = sn_realloc(st->origins, cap * sizeof *a);
+        if (a == NULL)
+            return sn_err_set(err, SN_ENOMEM, "out of memory adding an origin");
+        st->origins = a;
+        node_origin_entry *b = sn_realloc(st->by_idx, cap * sizeof *b);
+        if (b == NULL)
+            return sn_err_set(err, SN_ENOMEM, "out of memory adding an origin");
+        st->by_idx = b;
+        st->origins_cap = cap;
+    }
+    bool found;
+    size_t at = origin_search(st, o, &found);
+    memmove(&st->origins[at + 1], &st->origins[at], (st->norigins - at) * sizeof st->origins[0]);
+    st->origins[at] = (node_origin_entry){.origin = *o, .idx = idx};
+    st->by_idx[idx] = st->origins[at];
+    st->norigins++;
+    return 0;
+}
+
+int node_origin_intern(node_store *st, const crdt_origin *o, uint32_t *idx, sn_err *err)
+{
+    *idx = node_origin_find(st, o);
+    if (*idx != 0)
+        return 0;
+    uint32_t n = (uint32_t)st->norigins + 1;
+    sqlite3_stmt *s = st->stmts[ST_ORIGIN_INSERT];
+    sqlite3_bind_int64(s, 1, n);
+    sqlite3_bind_blob(s, 2, o->replica, CRDT_REPLICA_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, o->epoch);
+    int rc = node_stmt_exec(st, s, err, "recording a new origin");
+    if (rc != 0)
+        return rc;
+    rc = origin_cache_add(st, o, n, err);
+    if (rc != 0)
+        return rc;
+    *idx = n;
+    return 0;
+}
+
+int node_origins_reload(node_store *st, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT idx, replica, epoch FROM origin ORDER BY idx",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading the origin table");
+    st->norigins = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        crdt_origin o = {.epoch = (uint32_t)sqlite3_column_int64(s, 2)};
+        uint32_t idx = (uint32_t)sqlite3_column_int64(s, 0);
+        if (sqlite3_column_bytes(s, 1) != CRDT_REPLICA_LEN || idx != st->norigins + 1) {
+            sqlite3_finalize(s);
+            return sn_err_set(err, SN_ECORRUPT, "store '%s': origin table is damaged", st->dir);
+        }
+        memcpy(o.replica, sqlite3_column_blob(s, 1), CRDT_REPLICA_LEN);
+        int arc = origin_cache_add(st, &o, idx, err);
+        if (arc != 0) {
+            sqlite3_finalize(s);
+            return arc;
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return node_store_fail(st, rc, err, "reading the origin table");
+    st->self_idx = node_origin_find(st, &st->self);
+    if (st->self_idx == 0)
+        return sn_err_set(err, SN_ECORRUPT, "store '%s': this node's own origin is missing",
+                          st->dir);
+    node_origin_state os;
+    rc = node_origin_state_get(st, st->self_idx, &os, err);
+    if (rc != 0)
+        return rc;
+    st->self_held = os.held;
+    memcpy(st->self_link, os.link, sizeof st->self_link);
+    return 0;
+}
+
+int node_origin_state_get(node_store *st, uint32_t idx, node_origin_state *out, sn_err *err)
+{
+    sqlite3_stmt *s = st->stmts[ST_ORIGIN_GET];
+    sqlite3_bind_int64(s, 1, idx);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        node_stmt_done(s);
+        if (rc == SQLITE_DONE)
+            return sn_err_set(err, SN_ECORRUPT, "store '%s': origin %u is missing", st->dir, idx);
+        return node_store_fail(st, rc, err, "reading origin %u", idx);
+    }
+    out->held = (uint64_t)sqlite3_column_int64(s, 0);
+    out->applied = (uint64_t)sqlite3_column_int64(s, 1);
+    memset(out->link, 0, sizeof out->link);
+    if (sqlite3_column_bytes(s, 2) == 32)
+        memcpy(out->link, sqlite3_column_blob(s, 2), 32);
+    node_stmt_done(s);
+    return 0;
+}
+
+int node_origin_state_put(node_store *st, uint32_t idx, const node_origin_state *os, sn_err *err)
+{
+    sqlite3_stmt *s = st->stmts[ST_ORIGIN_SET];
+    sqlite3_bind_int64(s, 1, idx);
+    sqlite3_bind_int64(s, 2, (int64_t)os->held);
+    sqlite3_bind_int64(s, 3, (int64_t)os->applied);
+    sqlite3_bind_blob(s, 4, os->link, 32, SQLITE_STATIC);
+    return node_stmt_exec(st, s, err, "updating an origin's vectors");
+}
+
+void node_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t *body, size_t n)
+{
+    uint8_t h[SN_BLAKE2B_256];
+    sn_blake2b(h, sizeof h, body, n);
+    sn_blake2b_state bs;
+    sn_blake2b_init(&bs, 32);
+    sn_blake2b_update(&bs, prev, 32);
+    sn_blake2b_update(&bs, h, sizeof h);
+    sn_blake2b_final(&bs, out, 32);
+}
+
+/* ---- layout ---- */
+
+static const char *sql_type(schema_type t)
+{
+    switch (t) {
+    case SCHEMA_T_INT: return "INTEGER";
+    case SCHEMA_T_REAL: return "REAL";
+    case SCHEMA_T_REF: return "BLOB";
+    default: return "TEXT";
+    }
+}
+
+/* Materialized tables and their indexes, derived from the schema. Idempotent, so an
+ * upgraded build adds the tables and columns it newly knows. */
+static int layout_tables(node_store *st, sn_err *err)
+{
+    sn_buf b;
+    sn_buf_init(&b, 1 << 20);
+    int rc = 0;
+    for (size_t i = 0; i < schema_table_count() && rc == 0; i++) {
+        const schema_table *t = schema_table_at(i);
+        sn_buf_reset(&b);
+        rc = sn_buf_appendf(&b, err,
+                            "CREATE TABLE IF NOT EXISTS \"%s\"(id BLOB PRIMARY KEY NOT NULL,"
+                            " _origin INTEGER, _seq INTEGER, _hlc INTEGER, _author TEXT,"
+                            " _entered_by TEXT",
+                            t->name);
+        for (size_t c = 0; c < t->ncols && rc == 0; c++)
+            rc = sn_buf_appendf(&b, err, ", \"%s\" %s", t->cols[c].name,
+                                sql_type(t->cols[c].type));
+        if (rc == 0)
+            rc = sn_buf_appendf(&b, err, ") WITHOUT ROWID;");
+        for (size_t c = 0; c < t->ncols && rc == 0; c++) {
+            if (t->cols[c].type == SCHEMA_T_REF)
+                rc = sn_buf_appendf(&b, err,
+                                    "CREATE INDEX IF NOT EXISTS \"%s__%s\" ON \"%s\"(\"%s\");",
+                                    t->name, t->cols[c].name, t->name, t->cols[c].name);
+        }
+        if (rc == 0)
+            rc = sn_buf_append(&b, "", 1, err);
+        if (rc == 0)
+            rc = exec_sql(st, (const char *)b.data, err, "creating the record tables");
+    }
+    sn_buf_free(&b);
+    return rc;
+}
+
+static int prepare_all(node_store *st, sn_err *err)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        int rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &st->stmts[i], NULL);
+        if (rc != SQLITE_OK)
+            return node_store_fail(st, rc, err, "preparing statement %d", i);
+    }
+    st->tables = sn_calloc(schema_table_count(), sizeof *st->tables);
+    if (st->tables == NULL)
+        return sn_err_set(err, SN_ENOMEM, "out of memory opening store '%s'", st->dir);
+    return 0;
+}
+
+static int meta_put_blob(node_store *st, const char *key, const void *p, size_t n, sn_err *err)
+{
+    sqlite3_stmt *s = st->stmts[ST_META_PUT];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, p, (int)n, SQLITE_STATIC);
+    return node_stmt_exec(st, s, err, "writing store metadata");
+}
+
+static int meta_put_int(node_store *st, const char *key, int64_t v, sn_err *err)
+{
+    sqlite3_stmt *s = st->stmts[ST_META_PUT];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, v);
+    return node_stmt_exec(st, s, err, "writing store metadata");
+}
+
+static int meta_put_text(node_store *st, const char *key, const char *v, sn_err *err)
+{
+    sqlite3_stmt *s = st->stmts[ST_META_PUT];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, v, -1, SQLITE_STATIC);
+    return node_stmt_exec(st, s, err, "writing store metadata");
+}
+
+/* Read meta `key`; *found false when absent. Blob/text copied into out (up to cap). */
+static int meta_get(node_store *st, const char *key, int64_t *ival, void *out, size_t cap,
+                    size_t *len, sn_err *err)
+{
+    sqlite3_stmt *s = st->stmts[ST_META_GET];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        node_stmt_done(s);
+        if (rc == SQLITE_DONE)
+            return sn_err_set(err, SN_ECORRUPT, "store '%s': metadata '%s' is missing", st->dir,
+                              key);
+        return node_store_fail(st, rc, err, "reading store metadata '%s'", key);
+    }
+    if (ival != NULL)
+        *ival = sqlite3_column_int64(s, 0);
+    if (out != NULL) {
+        const void *p = sqlite3_column_blob(s, 0);
+        size_t n = (size_t)sqlite3_column_bytes(s, 0);
+        if (n > cap) {
+            node_stmt_done(s);
+            return sn_err_set(err, SN_ECORRUPT, "store '%s': metadata '%s' is too long",
+                              st->dir, key);
+        }
+        if (n > 0)
+            memcpy(out, p, n);
+        *len = n;
+    }
+    node_stmt_done(s);
+    return 0;
+}
+
+static int open_db(node_store *st, const char *dir, bool create, sn_err *err)
+{
+    size_t n = strlen(dir) + sizeof STORE_DB + 2;
+    char *path = sn_malloc(n);
+    if (path == NULL)
+        return sn_err_set(err, SN_ENOMEM, "out of memory opening store '%s'", dir);
+    snprintf(path, n, "%s/%s", dir, STORE_DB);
+    if (!create && access(path, F_OK) != 0) {
+        sn_free(path);
+        sn_err_set(err, SN_ENOTFOUND, "no store in '%s'", dir);
+        sn_err_hint(err, "create one with `outpost init --name NAME`, or pass --store DIR");
+        return SN_ENOTFOUND;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+    sn_free(path);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "cannot open store '%s'", dir);
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, 5000);
+    const char *pragmas = st->opts.durability == NODE_FAST
+                              ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;";
+    rc = exec_sql(st, pragmas, err, "configuring the store");
+    if (rc != 0)
+        return rc;
+    return exec_sql(st, "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;", err,
+                    "configuring the store");
+}
+
+static node_store *store_alloc(const char *dir, const node_open_opts *opts, sn_err *err)
+{
+    node_store *st = sn_calloc(1, sizeof *st);
+    if (st == NULL) {
+        sn_err_set(err, SN_ENOMEM, "out of memory opening store '%s'", dir);
+        return NULL;
+    }
+    if (opts != NULL)
+        st->opts = *opts;
+    if (st->opts.max_skew_ms == 0)
+        st->opts.max_skew_ms = CRDT_HLC_DEFAULT_MAX_SKEW_MS;
+    if (st->opts.apply_batch == 0)
+        st->opts.apply_batch = 256;
+    if (st->opts.max_waiting == 0)
+        st->opts.max_waiting = 100000;
+    sn_buf_init(&st->scratch, SCHEMA_COMMIT_MAX + 1024);
+    st->dir = sn_strdup(dir);
+    if (st->dir == NULL) {
+        sn_free(st);
+        sn_err_set(err, SN_ENOMEM, "out of memory opening store '%s'", dir);
+        return NULL;
+    }
+    return st;
+}
+
+static int check_name(const char *name, sn_err *err)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return sn_err_set(err, SN_EINVAL, "node name '%s' must be 1 to 64 bytes long", name);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20)
+            return sn_err_set(err, SN_EINVAL, "node name must not hold control characters");
+    return 0;
+}
+
+int node_store_create(const char *dir, const char *name, const node_open_opts *opts, sn_err *err)
+{
+    int rc = check_name(name, err);
+    if (rc != 0)
+        return rc;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return sn_err_set(err, SN_EIO, "cannot create store directory '%s': %s", dir,
+                          strerror(errno));
+    size_t n = strlen(dir) + sizeof STORE_DB + 2;
+    char path[4096];
+    if (n > sizeof path)
+        return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, STORE_DB);
+    if (access(path, F_OK) == 0) {
+        sn_err_set(err, SN_EINVAL, "a store already exists in '%s'", dir);
+        sn_err_hint(err, "use it as it is, or choose another directory with --store");
+        return SN_EINVAL;
+    }
+    sqlite_setup_once();
+    node_store *st = store_alloc(dir, opts, err);
+    if (st == NULL)
+        return SN_ENOMEM;
+    crdt_origin self = {.epoch = 1};
+    sn_random_bytes(self.replica, sizeof self.replica);
+    rc = node_keyfile_create(dir, err);
+    if (rc == 0)
+        rc = open_db(st, dir, true, err);
+    if (rc == 0)
+        rc = exec_sql(st, "BEGIN IMMEDIATE", err, "initialising the store");
+    if (rc == 0)
+        rc = exec_sql(st, layout_sql, err, "creating the store layout");
+    if (rc == 0)
+        rc = layout_tables(st, err);
+    if (rc == 0)
+        rc = prepare_all(st, err);
+    if (rc == 0)
+        rc = meta_put_blob(st, "replica", self.replica, sizeof self.replica, err);
+    if (rc == 0)
+        rc = meta_put_int(st, "epoch", self.epoch, err);
+    if (rc == 0)
+        rc = meta_put_text(st, "name", name, err);
+    if (rc == 0)
+        rc = meta_put_int(st, "schema_version", SCHEMA_VERSION, err);
+    if (rc == 0)
+        rc = meta_put_int(st, "hlc_last", 0, err);
+    uint32_t idx = 0;
+    if (rc == 0)
+        rc = node_origin_intern(st, &self, &idx, err);
+    if (rc == 0) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d; COMMIT;", NODE_STORE_LAYOUT);
+        rc = exec_sql(st, pragma, err, "initialising the store");
+    }
+    node_store_close(st);
+    if (rc != 0) {
+        /* Leave nothing half-made behind: the next init must be able to start over. */
+        char p2[4200];
+        snprintf(p2, sizeof p2, "%s/%s", dir, STORE_DB);
+        unlink(p2);
+        snprintf(p2, sizeof p2, "%s/%s-wal", dir, STORE_DB);
+        unlink(p2);
+        snprintf(p2, sizeof p2, "%s/%s-shm", dir, STORE_DB);
+        unlink(p2);
+        node_keyfile_remove(dir);
+    }
+    return rc;
+}
+
+static int load_identity(node_store *st, sn_err *err)
+{
+    size_t len = 0;
+    int rc = meta_get(st, "replica", NULL, st->self.replica, sizeof st->self.replica, &len, err);
+    if (rc == 0 && len != CRDT_REPLICA_LEN)
+        rc = sn_err_set(err, SN_ECORRUPT, "store '%s': replica id is damaged", st->dir);
+    int64_t v = 0;
+    if (rc == 0)
+        rc = meta_get(st, "epoch", &v, NULL, 0, NULL, err);
+    st->self.epoch = (uint32_t)v;
+    char name[65];
+    if (rc == 0)
+        rc = meta_get(st, "name", NULL, name, sizeof name - 1, &len, err);
+    if (rc == 0) {
+        name[len] = '\0';
+        st->name = sn_strdup(name);
+        if (st->name == NULL)
+            rc = sn_err_set(err, SN_ENOMEM, "out of memory opening store '%s'", st->dir);
+    }
+    if (rc == 0)
+        rc = meta_get(st, "hlc_last", &v, NULL, 0, NULL, err);
+    if (rc == 0)
+        rc = node_origins_reload(st, err);
+    if (rc != 0)
+        return rc;
+    /* The clock resumes from the highest time it issued or observed, never behind. */
+    crdt_hlc last = (crdt_hlc)v;
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(st->db, "SELECT max(hlc) FROM commit_log WHERE key BETWEEN ?1 AND ?2",
+                                 -1, &s, NULL);
+    if (src != SQLITE_OK)
+        return node_store_fail(st, src, err, "reading the clock high-water mark");
+    sqlite3_bind_int64(s, 1, NODE_LOG_KEY(st->self_idx, 0));
+    sqlite3_bind_int64(s, 2, NODE_LOG_KEY(st->self_idx, NODE_SEQ_MAX));
+    if (sqlite3_step(s) == SQLITE_ROW && (crdt_hlc)sqlite3_column_int64(s, 0) > last)
+        last = (crdt_hlc)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    crdt_clock_init(&st->clock, last, st->opts.max_skew_ms);
+    return 0;
+}
+
+int node_store_open(node_store **out, const char *dir, const node_open_opts *opts, sn_err *err)
+{
+    *out = NULL;
+    sqlite_setup_once();
+    node_store *st = store_alloc(dir, opts, err);
+    if (st == NULL)
+        return SN_ENOMEM;
+    int rc = open_db(st, dir, false, err);
+    if (rc != 0)
+        goto fail;
+    int64_t layout = 0;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        layout = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (layout == 0) {
+        rc = sn_err_set(err, SN_ECORRUPT, "'%s/%s' is not an Outpost store", dir, STORE_DB);
+        goto fail;
+    }
+    if (layout > NODE_STORE_LAYOUT) {
+        rc = sn_err_set(err, SN_EVERSION,
+                        "store '%s' was made by a newer Outpost (layout %lld, this build reads %d)",
+                        dir, (long long)layout, NODE_STORE_LAYOUT);
+        sn_err_hint(err, "install the newer Outpost to use this store");
+        goto fail;
+    }
+    rc = prepare_all(st, err);
+    if (rc == 0)
+        rc = load_identity(st, err);
+    if (rc == 0)
+        rc = node_store_upgrade(st, err);
+    if (rc != 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    node_store_close(st);
+    return rc;
+}
+
+void node_store_close(node_store *st)
+{
+    if (st == NULL)
+        return;
+    node_store_batch_abort(st);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st->stmts[i]);
+    if (st->tables != NULL) {
+        for (size_t i = 0; i < schema_table_count(); i++) {
+            node_table_stmts *ts = &st->tables[i];
+            sqlite3_finalize(ts->insert);
+            sqlite3_finalize(ts->insert_stub);
+            sqlite3_finalize(ts->select);
+            sqlite3_finalize(ts->set_meta);
+            if (ts->set_col != NULL) {
+                for (size_t c = 0; c < schema_table_at(i)->ncols; c++)
+                    sqlite3_finalize(ts->set_col[c]);
+                sn_free(ts->set_col);
+            }
+        }
+        sn_free(st->tables);
+    }
+    sqlite3_close(st->db);
+    sn_buf_free(&st->scratch);
+    sn_free(st->origins);
+    sn_free(st->by_idx);
+    sn_free(st->name);
+    sn_free(st->dir);
+    sn_free(st);
+}
+
+const crdt_origin *node_store_origin(const node_store *st) { return &st->self; }
+const char *node_store_name(const node_store *st) { return st->name; }
+
+int node_store_meta_hlc_put(node_store *st, sn_err *err)
+{
+    return meta_put_int(st, "hlc_last", (int64_t)st->clock.last, err);
+}
+
+int node_store_upgrade_tables(node_store *st, sn_err *err) { return layout_tables(st, err); }
+
+int node_store_schema_version_put(node_store *st, sn_err *err)
+{
+    return meta_put_int(st, "schema_version", SCHEMA_VERSION, err);
+}
+
+int node_store_schema_version_get(node_store *st, int64_t *v, sn_err *err)
+{
+    return meta_get(st, "schema_version", v, NULL, 0, NULL, err);
+}

@@ -1,0 +1,151 @@
+/* node/store_int.h - the store's internal layout, shared by node/store*.c only. */
+#ifndef SN_NODE_STORE_INT_H
+#define SN_NODE_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "base/buf.h"
+#include "crdt/hlc.h"
+#include "crdt/mv.h"
+#include "node/store.h"
+
+/* The on-disk layout version (PRAGMA user_version). */
+#define NODE_STORE_LAYOUT 1
+/* Commit log rows are keyed by (origin index << 40) | seq so one rowid B-tree keeps each
+ * origin's commits together and in seq order. */
+#define NODE_SEQ_BITS 40
+#define NODE_SEQ_MAX ((UINT64_C(1) << NODE_SEQ_BITS) - 1)
+#define NODE_LOG_KEY(idx, seq) ((int64_t)(((uint64_t)(idx) << NODE_SEQ_BITS) | (seq)))
+
+/* An origin known to this store; `idx` is local and never leaves the node. */
+typedef struct node_origin_entry {
+    crdt_origin origin;
+    uint32_t idx;
+} node_origin_entry;
+
+/* Prepared statements of one materialized table, made on first use. */
+typedef struct node_table_stmts {
+    sqlite3_stmt *insert;      /* INSERT a row with meta and every column */
+    sqlite3_stmt *insert_stub; /* INSERT OR IGNORE a row that only has cell writes */
+    sqlite3_stmt *select;      /* SELECT meta and every column by id */
+    sqlite3_stmt *set_meta;    /* UPDATE meta of a stub row when its insert arrives */
+    sqlite3_stmt **set_col;    /* per column: UPDATE one column by id */
+} node_table_stmts;
+
+enum node_stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
+    ST_META_GET,
+    ST_META_PUT,
+    ST_ORIGIN_INSERT,
+    ST_ORIGIN_GET,   /* held, applied, link by idx */
+    ST_ORIGIN_SET,   /* held, applied, link by idx */
+    ST_ORIGIN_SKEW,
+    ST_LOG_INSERT,
+    ST_LOG_GET,      /* body, link by key */
+    ST_LOG_SET_LINK,
+    ST_LOG_RANGE,    /* key, body from key range */
+    ST_CELL_GET,
+    ST_CELL_PUT,
+    ST_CONFLICT_ADD,
+    ST_CONFLICT_DEL,
+    ST_COUNT
+};
+
+struct node_store {
+    sqlite3 *db;
+    char *dir;
+    char *name;
+    crdt_origin self;
+    uint32_t self_idx;
+    node_open_opts opts;
+    crdt_clock clock;
+    uint64_t self_held;             /* own seq; cached, restored after a rollback */
+    uint8_t self_link[32];          /* chain link at self_held */
+    node_origin_entry *origins;     /* sorted by origin, for lookups by origin */
+    node_origin_entry *by_idx;      /* indexed by idx (idx 0 unused) */
+    size_t norigins;
+    size_t origins_cap;
+    sqlite3_stmt *stmts[ST_COUNT];
+    node_table_stmts *tables;       /* one per schema table, index as schema_table_at */
+    int batch_depth;                /* > 0 while node_store_batch_begin is open */
+    sn_buf scratch;                 /* encoding buffer reused across commits */
+};
+
+/* Translate an SQLite failure into our codes, keeping SQLite's words. */
+int node_store_fail(node_store *st, int rc, sn_err *err, const char *fmt, ...) SN_PRINTF(4, 5);
+
+/* Transactions: begin a write transaction (or a savepoint inside a batch), and finish it.
+ * node_txn_end commits when rc == 0 and rolls back otherwise, returning the final rc. */
+SN_NODISCARD int node_txn_begin(node_store *st, sn_err *err);
+int node_txn_end(node_store *st, int rc, sn_err *err);
+
+/* Reset + clear bindings, ready for reuse. */
+void node_stmt_done(sqlite3_stmt *s);
+/* Step a statement that returns no rows (SQLITE_DONE expected). */
+SN_NODISCARD int node_stmt_exec(node_store *st, sqlite3_stmt *s, sn_err *err, const char *what);
+
+/* Origins: look up or add (inside a transaction) the local index of an origin. */
+SN_NODISCARD int node_origin_intern(node_store *st, const crdt_origin *o, uint32_t *idx,
+                                    sn_err *err);
+const crdt_origin *node_origin_of(const node_store *st, uint32_t idx);
+/* Index of a known origin, or 0 when this store has never seen it. */
+uint32_t node_origin_find(const node_store *st, const crdt_origin *o);
+/* Reload the origin cache and own-origin state from the database (after a rollback). */
+SN_NODISCARD int node_origins_reload(node_store *st, sn_err *err);
+
+typedef struct node_origin_state {
+    uint64_t held;
+    uint64_t applied;
+    uint8_t link[32];
+} node_origin_state;
+SN_NODISCARD int node_origin_state_get(node_store *st, uint32_t idx, node_origin_state *out,
+                                       sn_err *err);
+SN_NODISCARD int node_origin_state_put(node_store *st, uint32_t idx,
+                                       const node_origin_state *s, sn_err *err);
+
+/* The next chain link: BLAKE2b-256(prev || BLAKE2b-256(body)). */
+void node_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t *body, size_t n);
+
+/* Materialized tables. */
+SN_NODISCARD int node_table_stmts_get(node_store *st, const schema_table *t,
+                                      node_table_stmts **out, sn_err *err);
+/* Bind a value to parameter i (1-based) / read a column into a value whose bytes borrow
+ * the statement until its next step or reset. */
+void node_bind_value(sqlite3_stmt *s, int i, const schema_value *v);
+void node_column_value(sqlite3_stmt *s, int i, schema_vkind kind, schema_value *out);
+
+/* Cells. Load the state of an mv cell into `m` (empty when nothing is held). *explicit_
+ * says whether a cell row exists (otherwise the state was derived from the row's insert). */
+SN_NODISCARD int node_cell_load(node_store *st, const schema_table *t, const schema_column *c,
+                                const uint8_t row[16], crdt_mv *m, bool *explicit_,
+                                sn_err *err);
+/* Write an mv cell's state, its display value and its conflict flag. */
+SN_NODISCARD int node_cell_store(node_store *st, const schema_table *t, const schema_column *c,
+                                 const uint8_t row[16], const crdt_mv *m, sn_err *err);
+
+/* Apply one decoded commit (already stored in the log) to the materialized state. When
+ * `only` is not NULL, changes to rows outside it are skipped (rematerialize). */
+typedef struct node_row_filter node_row_filter;
+SN_NODISCARD int node_apply_commit(node_store *st, const schema_commit *c, uint32_t origin_idx,
+                                   const node_row_filter *only, sn_err *err);
+/* Apply every held, not yet applied commit, apply_batch per transaction. */
+SN_NODISCARD int node_apply_pending(node_store *st, size_t *applied, sn_err *err);
+
+/* Metadata helpers (store.c). */
+SN_NODISCARD int node_store_meta_hlc_put(node_store *st, sn_err *err);
+SN_NODISCARD int node_store_upgrade_tables(node_store *st, sn_err *err);
+SN_NODISCARD int node_store_schema_version_put(node_store *st, sn_err *err);
+SN_NODISCARD int node_store_schema_version_get(node_store *st, int64_t *v, sn_err *err);
+/* Bring a store written under an older schema up to this build's (store_upgrade.c):
+ * add tables and columns, then apply the parts of commits kept for later. */
+SN_NODISCARD int node_store_upgrade(node_store *st, sn_err *err);
+
+/* Current wall time per the store's clock source. */
+uint64_t node_now_ms(const node_store *st);
+
+#endif
