@@ -52,13 +52,17 @@ void crdt_mv_free(crdt_mv *m); /* back to empty; NULL-safe */
 
 /* Apply one write (DESIGN.md §3):
  *   covered  := cell.ctx covers w.dot
- *   siblings := { s : s not covered by (w.ctx ⊔ {w.dot}) }  ∪ ({w} unless covered)
+ *   siblings := { s : s.dot = w.dot or s not covered by (w.ctx ⊔ {w.dot}) }
+ *               ∪ ({w} unless covered)
  *   cell.ctx := cell.ctx ⊔ w.ctx ⊔ {w.dot}
+ * (A write never prunes the sibling with its own dot, i.e. itself: that is what makes a
+ * repeat a no-op.)
  * For honest writers (whose ctx covers everything their own dot does) this is exactly
  * the rule of DESIGN.md; pruning with the incoming ctx even when the write itself is
  * covered makes the result a function of the set of writes, whatever a dishonest writer
- * sends. *added says whether w became a sibling. Atomic: on SN_ENOMEM / SN_ETOOBIG the
- * cell is unchanged. Applying the same write twice changes nothing the second time. */
+ * sends. *added (may be NULL) says whether w became a sibling. Returns 0, SN_EINVAL (w.dot
+ * has seq 0, or w.ctx fails crdt_vv_check), SN_ENOMEM or SN_ETOOBIG; on failure the cell
+ * is unchanged. Applying the same write twice changes nothing the second time. */
 SN_NODISCARD int crdt_mv_apply(crdt_mv *m, const crdt_mv_write *w, bool *added, sn_err *err);
 
 /* The display winner, or NULL when the cell has no siblings. Borrowed from m. */

@@ -22,6 +22,7 @@
 #define SCHEMA_NAME_MAX 256 /* author / entered-by bytes */
 
 typedef enum schema_op {
+    SCHEMA_OP_UNKNOWN = 0, /* decoded only: a change from a newer format, kept but not read */
     SCHEMA_OP_INSERT = 1, /* a new row with its initial column values */
     SCHEMA_OP_SET = 2,    /* a write to one mv cell, with the context the writer saw */
 } schema_op;
@@ -79,7 +80,8 @@ SN_NODISCARD int schema_commit_peek(const uint8_t *body, size_t len, crdt_origin
 /* Check a decoded foreign commit against this build's schema, for what cannot depend on
  * arrival order: known columns hold values of their type, sets target mv columns, at most
  * one change per cell. *has_unknown says whether some change names a table or column this
- * build does not know (kept, applied after upgrade). SN_EINVAL on a violation. */
+ * build does not know, or is SCHEMA_OP_UNKNOWN (kept, applied after upgrade); it may be
+ * NULL. SN_EINVAL on a violation, SN_ENOMEM (the per-cell check sorts a copy). */
 SN_NODISCARD int schema_commit_check(const schema_commit *c, bool *has_unknown, sn_err *err);
 
 #endif

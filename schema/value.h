@@ -50,10 +50,12 @@ schema_value schema_value_id(const uint8_t id[SCHEMA_ID_LEN]);
 bool schema_value_equal(const schema_value *a, const schema_value *b);
 
 /* Canonical bytes of a value (msgpack, smallest encodings): the form kept for siblings
- * and compared for conflicts. Appends to `out`. */
+ * and compared for conflicts. Appends to `out`; on failure `out` is unchanged. SN_EINVAL
+ * for a 16-byte BLOB (it would read back as an ID), SN_ETOOBIG, SN_ENOMEM. */
 SN_NODISCARD int schema_value_encode(const schema_value *v, sn_buf *out, sn_err *err);
-/* Decode one canonical value occupying exactly `len` bytes; TEXT/BLOB borrow from `p`.
- * SN_ECORRUPT when the bytes are not one well-formed value. */
+/* Decode one value occupying exactly `len` bytes; TEXT/BLOB borrow from `p`. Wider than
+ * canonical encodings are accepted (and decode to the same value). SN_ECORRUPT when the
+ * bytes are not one well-formed value. */
 SN_NODISCARD int schema_value_decode(const uint8_t *p, size_t len, schema_value *out,
                                      sn_err *err);
 
@@ -64,7 +66,8 @@ void schema_id_format(char out[2 * SCHEMA_ID_LEN + 1], const uint8_t id[SCHEMA_I
 /* Accepts 32 hex digits, with or without the 4 dashes of the UUID form. */
 SN_NODISCARD int schema_id_parse(uint8_t id[SCHEMA_ID_LEN], const char *text, sn_err *err);
 
-/* Calendar checks: YYYY-MM-DD with a real day; YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]. */
+/* Calendar checks: YYYY-MM-DD with a real day (years 0001-9999, leap years counted);
+ * YYYY-MM-DDTHH:MM[:SS[.f...]][Z|±HH:MM] with 1 to 9 fraction digits. */
 bool schema_date_is_valid(const char *s, size_t n);
 bool schema_datetime_is_valid(const char *s, size_t n);
 
