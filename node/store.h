@@ -129,6 +129,7 @@ typedef struct node_counts {
     uint64_t unknown;  /* held commits with parts for a newer schema */
     uint64_t conflicts;
     uint64_t origins;
+    uint64_t skewed;   /* origins flagged for a clock far ahead of ours */
 } node_counts;
 SN_NODISCARD int node_store_counts(node_store *st, node_counts *out, sn_err *err);
 

@@ -65,6 +65,8 @@ int node_store_counts(node_store *st, node_counts *out, sn_err *err)
                        err);
     if (rc == 0)
         rc = count_sql(st, "SELECT count(*) FROM conflict", &out->conflicts, err);
+    if (rc == 0)
+        rc = count_sql(st, "SELECT count(*) FROM origin WHERE skewed = 1", &out->skewed, err);
     return rc;
 }
 

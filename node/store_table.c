@@ -185,10 +185,12 @@ static int state_encode(node_store *st, const crdt_mv *m, sn_buf *b, sn_err *err
     if (rc == 0)
         rc = sn_buf_put_u32be(b, (uint32_t)m->ctx.n, err);
     for (size_t i = 0; i < m->ctx.n && rc == 0; i++) {
-        uint32_t idx = node_origin_find(st, &m->ctx.e[i].origin);
-        if (SN_NEVER(idx == 0))
-            return sn_err_set(err, SN_ECORRUPT, "cell context names an unknown origin");
-        rc = sn_buf_put_u32be(b, idx, err);
+        /* A context may name an origin whose commits have not reached us yet (the writer
+         * saw them through a third node): record the origin now. */
+        uint32_t idx;
+        rc = node_origin_intern(st, &m->ctx.e[i].origin, &idx, err);
+        if (rc == 0)
+            rc = sn_buf_put_u32be(b, idx, err);
         if (rc == 0)
             rc = sn_buf_put_u64be(b, m->ctx.e[i].seq, err);
     }
