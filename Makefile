@@ -76,7 +76,7 @@ $(B)/check_outpost: $(TEST_OBJ) $(B)/liboutpost.a
 
 $(B)/bench/%: bench/%.c $(B)/liboutpost.a
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(SN_CFLAGS) $(FL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(CPPFLAGS) $(SN_CFLAGS) $(FL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # The tests: Check suites, then the CLI tests against the built binary.
 test-run: build
