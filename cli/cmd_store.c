@@ -1,0 +1,201 @@
+/* cli/cmd_store.c - `outpost init`, `outpost status` and `outpost digest`: the store as a
+ * whole. */
+#include "cli/cli.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hash.h"
+#include "cli/args.h"
+#include "cli/output.h"
+
+static const cli_spec init_spec = {
+    .path = "init",
+    .synopsis = "--name NAME",
+    .help = "Create a new store for this site in the store directory (--store DIR,\n"
+            "$OUTPOST_STORE, or ./outpost-data), with a new random origin and new keys.\n"
+            "Prints the store's path and its origin (replica id / epoch).\n"
+            "\n"
+            "Options:\n"
+            "  --name NAME   the site's name as people know it, e.g. \"HMS Example\"\n"
+            "  --json        print {\"store\":...,\"name\":...,\"origin\":...}\n",
+};
+
+static const cli_spec status_spec = {
+    .path = "status",
+    .synopsis = "",
+    .help = "Show the store's name, origin, counts (commits, commits waiting for a\n"
+            "predecessor, commits from a newer schema, open conflicts, origins) and the\n"
+            "held vector: for each origin, the highest commit held with none missing.\n"
+            "\n"
+            "Options:\n"
+            "  --json   the same as one JSON object\n",
+};
+
+static const cli_spec digest_spec = {
+    .path = "digest",
+    .synopsis = "",
+    .help = "Print the 32 hex digits of the state digest: a fingerprint of the records,\n"
+            "their conflicting values and retractions. Two stores that hold the same\n"
+            "commits print the same digest, whatever order the commits arrived in.\n"
+            "\n"
+            "Options:\n"
+            "  --json   print {\"digest\":\"...\"}\n",
+};
+
+/* The store directory as an absolute path when it can be resolved, for messages. */
+static const char *store_path(const cli_ctx *ctx, char buf[static PATH_MAX])
+{
+    return realpath(ctx->store_dir, buf) != NULL ? buf : ctx->store_dir;
+}
+
+int cli_cmd_init(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *name = NULL;
+    const cli_opt opts[] = {{.name = "name", .value = &name}};
+    cli_parsed p;
+    int ex = cli_args_parse(ctx, &init_spec, opts, 1, argc, argv, &p);
+    if (ex != 0 || p.help)
+        return ex != 0 ? ex : cli_help(ctx, &init_spec);
+    if (name == NULL)
+        return cli_usage_error(init_spec.path, "'outpost init' needs --name NAME");
+
+    sn_err err = SN_ERR_INIT;
+    node_store *st = NULL;
+    int rc = node_store_create(ctx->store_dir, name, NULL, &err);
+    if (rc == 0)
+        rc = cli_store_open(ctx, &st, &err);
+    if (rc != 0)
+        return cli_fail(&err);
+    char origin[CLI_ORIGIN_MAX], path[PATH_MAX];
+    cli_origin_format(origin, node_store_origin(st), false);
+    const char *where = store_path(ctx, path);
+    sn_buf *b = &ctx->out;
+    if (ctx->json) {
+        rc = sn_buf_append_str(b, "{\"store\":", &err);
+        if (rc == 0)
+            rc = cli_json_cstr(b, where, &err);
+        if (rc == 0)
+            rc = sn_buf_append_str(b, ",\"name\":", &err);
+        if (rc == 0)
+            rc = cli_json_cstr(b, node_store_name(st), &err);
+        if (rc == 0)
+            rc = sn_buf_appendf(b, &err, ",\"origin\":\"%s\"}\n", origin);
+    } else {
+        rc = sn_buf_append_str(b, "created store ", &err);
+        if (rc == 0)
+            rc = cli_text_bytes(b, where, strlen(where), &err);
+        if (rc == 0)
+            rc = sn_buf_append_str(b, "\nname    ", &err);
+        if (rc == 0)
+            rc = cli_text_bytes(b, node_store_name(st), strlen(node_store_name(st)), &err);
+        if (rc == 0)
+            rc = sn_buf_appendf(b, &err, "\norigin  %s\n", origin);
+    }
+    node_store_close(st);
+    return cli_finish(rc, &err);
+}
+
+static int status_text(sn_buf *b, const char *where, node_store *st, const node_counts *n,
+                       const crdt_vv *held, sn_err *err)
+{
+    const crdt_origin *self = node_store_origin(st);
+    char origin[CLI_ORIGIN_MAX];
+    cli_origin_format(origin, self, false);
+    int rc = sn_buf_append_str(b, "store      ", err);
+    if (rc == 0)
+        rc = cli_text_bytes(b, where, strlen(where), err);
+    if (rc == 0)
+        rc = sn_buf_append_str(b, "\nname       ", err);
+    if (rc == 0)
+        rc = cli_text_bytes(b, node_store_name(st), strlen(node_store_name(st)), err);
+    if (rc == 0)
+        rc = sn_buf_appendf(b, err,
+                            "\norigin     %s\ncommits    %" PRIu64 "\nwaiting    %" PRIu64
+                            "\nunknown    %" PRIu64 "\nconflicts  %" PRIu64
+                            "\norigins    %" PRIu64 "\nheld\n",
+                            origin, n->commits, n->waiting, n->unknown, n->conflicts,
+                            n->origins);
+    for (size_t i = 0; rc == 0 && i < held->n; i++) {
+        cli_origin_format(origin, &held->e[i].origin, false);
+        rc = sn_buf_appendf(b, err, "  %s  %" PRIu64 "%s\n", origin, held->e[i].seq,
+                            crdt_origin_equal(&held->e[i].origin, self) ? "  (this store)"
+                                                                        : "");
+    }
+    return rc;
+}
+
+static int status_json(sn_buf *b, const char *where, node_store *st, const node_counts *n,
+                       const crdt_vv *held, sn_err *err)
+{
+    char origin[CLI_ORIGIN_MAX];
+    cli_origin_format(origin, node_store_origin(st), false);
+    int rc = sn_buf_append_str(b, "{\"store\":", err);
+    if (rc == 0)
+        rc = cli_json_cstr(b, where, err);
+    if (rc == 0)
+        rc = sn_buf_append_str(b, ",\"name\":", err);
+    if (rc == 0)
+        rc = cli_json_cstr(b, node_store_name(st), err);
+    if (rc == 0)
+        rc = sn_buf_appendf(b, err,
+                            ",\"origin\":\"%s\",\"commits\":%" PRIu64 ",\"waiting\":%" PRIu64
+                            ",\"unknown\":%" PRIu64 ",\"conflicts\":%" PRIu64
+                            ",\"origins\":%" PRIu64 ",\"held\":",
+                            origin, n->commits, n->waiting, n->unknown, n->conflicts,
+                            n->origins);
+    if (rc == 0)
+        rc = cli_json_vv(b, held, err);
+    return rc != 0 ? rc : sn_buf_append_str(b, "}\n", err);
+}
+
+int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_parsed p;
+    int ex = cli_args_parse(ctx, &status_spec, NULL, 0, argc, argv, &p);
+    if (ex != 0 || p.help)
+        return ex != 0 ? ex : cli_help(ctx, &status_spec);
+    sn_err err = SN_ERR_INIT;
+    node_store *st = NULL;
+    node_counts counts;
+    crdt_vv held;
+    crdt_vv_init(&held);
+    int rc = cli_store_open(ctx, &st, &err);
+    if (rc == 0)
+        rc = node_store_counts(st, &counts, &err);
+    if (rc == 0)
+        rc = node_store_held(st, &held, &err);
+    if (rc == 0) {
+        char path[PATH_MAX];
+        const char *where = store_path(ctx, path);
+        rc = ctx->json ? status_json(&ctx->out, where, st, &counts, &held, &err)
+                       : status_text(&ctx->out, where, st, &counts, &held, &err);
+    }
+    crdt_vv_free(&held);
+    node_store_close(st);
+    return cli_finish(rc, &err);
+}
+
+int cli_cmd_digest(cli_ctx *ctx, int argc, char **argv)
+{
+    cli_parsed p;
+    int ex = cli_args_parse(ctx, &digest_spec, NULL, 0, argc, argv, &p);
+    if (ex != 0 || p.help)
+        return ex != 0 ? ex : cli_help(ctx, &digest_spec);
+    sn_err err = SN_ERR_INIT;
+    node_store *st = NULL;
+    uint8_t digest[16];
+    int rc = cli_store_open(ctx, &st, &err);
+    if (rc == 0)
+        rc = node_store_digest(st, digest, &err);
+    if (rc == 0) {
+        char hex[2 * sizeof digest + 1];
+        sn_hex(hex, digest, sizeof digest);
+        rc = sn_buf_appendf(&ctx->out, &err, ctx->json ? "{\"digest\":\"%s\"}\n" : "%s\n",
+                            hex);
+    }
+    node_store_close(st);
+    return cli_finish(rc, &err);
+}
