@@ -471,15 +471,18 @@ static int build_mv_cell(refmodel *m, refmodel_cell *cell, const rm_write *w, si
         cell->sibs = NULL;
         return sn_err_set(err, SN_ENOMEM, "reference model: out of memory");
     }
+    /* The cell's context: the join of every write's ctx ⊔ {dot}. */
     size_t ctxcap = 0;
     for (size_t i = 0; i < k; i++) {
-        /* The cell's context: the join of every write's ctx ⊔ {dot}. */
-        if (ctx_raise(cell, &ctxcap, &w[i].dot.origin, w[i].dot.seq) != 0)
-            goto nomem;
-        if (w[i].ctx != NULL)
-            for (size_t e = 0; e < w[i].ctx->n; e++)
-                if (ctx_raise(cell, &ctxcap, &w[i].ctx->e[e].origin, w[i].ctx->e[e].seq) != 0)
-                    goto nomem;
+        bool ok = ctx_raise(cell, &ctxcap, &w[i].dot.origin, w[i].dot.seq) == 0;
+        for (size_t e = 0; ok && w[i].ctx != NULL && e < w[i].ctx->n; e++)
+            ok = ctx_raise(cell, &ctxcap, &w[i].ctx->e[e].origin, w[i].ctx->e[e].seq) == 0;
+        if (!ok)
+            goto nomem_ctx;
+    }
+    if (cell->ctx != NULL && keep_block(m, cell->ctx) != 0)
+        goto nomem_ctx;
+    for (size_t i = 0; i < k; i++) {
         bool covered = false;
         for (size_t j = 0; j < k && !covered; j++)
             if (j != i && write_covers(&w[j], &w[i].dot))
@@ -506,11 +509,6 @@ static int build_mv_cell(refmodel *m, refmodel_cell *cell, const rm_write *w, si
             return rc;
     }
     /* Writes arrive sorted by dot, so the siblings are too. */
-    if (cell->ctx != NULL && keep_block(m, cell->ctx) != 0) {
-        free(cell->ctx);
-        cell->ctx = NULL;
-        goto nomem;
-    }
     if (cell->nsibs == 0) {
         cell->winner = schema_value_nil();
         return model_encode(m, &cell->winner, &cell->winner_canon, &cell->winner_canon_len,
@@ -541,7 +539,10 @@ static int build_mv_cell(refmodel *m, refmodel_cell *cell, const rm_write *w, si
                 memcmp(cell->sibs[i].canon, cell->sibs[0].canon, cell->sibs[0].canon_len) != 0)
                 cell->conflict = true;
     return 0;
-nomem:
+nomem_ctx:
+    free(cell->ctx);
+    cell->ctx = NULL;
+    cell->nctx = 0;
     return sn_err_set(err, SN_ENOMEM, "reference model: out of memory");
 }
 
@@ -553,7 +554,8 @@ static bool same_cell(const rm_write *a, const rm_write *b)
 
 static int build_cells(refmodel *m, rm_vec *writes, sn_err *err)
 {
-    qsort(writes->v, writes->n, sizeof *writes->v, write_cmp);
+    if (writes->n > 0)
+        qsort(writes->v, writes->n, sizeof *writes->v, write_cmp);
     m->cells = calloc(writes->n ? writes->n : 1, sizeof *m->cells);
     if (m->cells == NULL)
         return sn_err_set(err, SN_ENOMEM, "reference model: out of memory");
