@@ -268,7 +268,8 @@ int node_vecfile_read(crdt_vv *out, const char *path, sn_err *err)
             int used = 0;
             crdt_origin o;
             if (sscanf(line, "%39s %lu %llu %n", hex, &epoch, &seq, &used) != 3 ||
-                line[used] != '\0' || epoch > UINT32_MAX || seq == 0 ||
+                line[used] != '\0' || strchr(line, '-') != NULL || epoch > UINT32_MAX ||
+                seq == 0 ||
                 sn_unhex(o.replica, CRDT_REPLICA_LEN, hex) != 0) {
                 rc = sn_err_set(err, SN_EINVAL, "%s:%d: expected '<32 hex digits> <epoch> <seq>'",
                                 path, lineno);

@@ -154,12 +154,38 @@ static int exec_sql(node_store *st, const char *sql, sn_err *err, const char *wh
     return 0;
 }
 
-/* ---- transactions ---- */
+/* ---- transactions ----
+ * Outside a batch each operation is one transaction. Inside a batch each is a savepoint,
+ * rolled back alone on failure. SQLite may abandon the whole transaction on some failures
+ * (out of memory without a statement journal); then the batch is lost: every later
+ * operation and batch_commit report it until batch_abort, and no commit sneaks out on its
+ * own. Caches are reloaded after every failure, so they never describe rolled-back rows. */
+
+static void after_failure(node_store *st, sn_err *err)
+{
+    if (st->batch_depth > 0 && sqlite3_get_autocommit(st->db))
+        st->batch_lost = true;
+    if (node_origins_reload(st, NULL) != 0)
+        sn_err_set(err, SN_EIO, "cannot reload the origin table after a rollback");
+}
+
+static int batch_lost_error(node_store *st, sn_err *err)
+{
+    sn_err_set(err, SN_EIO, "the batch on store '%s' was rolled back after an earlier failure",
+               st->dir);
+    sn_err_hint(err, "abort the batch and enter its records again");
+    return SN_EIO;
+}
 
 int node_txn_begin(node_store *st, sn_err *err)
 {
+    if (st->batch_lost)
+        return batch_lost_error(st, err);
     enum node_stmt_id id = st->batch_depth > 0 ? ST_SAVEPOINT : ST_BEGIN;
-    return node_stmt_exec(st, st->stmts[id], err, "starting a transaction");
+    int rc = node_stmt_exec(st, st->stmts[id], err, "starting a transaction");
+    if (rc != 0)
+        after_failure(st, err);
+    return rc;
 }
 
 int node_txn_end(node_store *st, int rc, sn_err *err)
@@ -176,17 +202,15 @@ int node_txn_end(node_store *st, int rc, sn_err *err)
             return 0;
     }
     if (st->batch_depth > 0) {
-        /* Failing to roll back leaves nothing better to do than report the first error. */
-        if (node_stmt_exec(st, st->stmts[ST_ROLLBACK_TO], NULL, "rollback") == 0 &&
+        if (sqlite3_get_autocommit(st->db) ||
+            node_stmt_exec(st, st->stmts[ST_ROLLBACK_TO], NULL, "rollback") != 0 ||
             node_stmt_exec(st, st->stmts[ST_RELEASE], NULL, "release") != 0)
-            sn_err_set(err, SN_EIO, "cannot release a savepoint after a rollback");
+            st->batch_lost = true;
     } else if (!sqlite3_get_autocommit(st->db) &&
                node_stmt_exec(st, st->stmts[ST_ROLLBACK], NULL, "rollback") != 0) {
         sn_err_set(err, SN_EIO, "cannot roll back a failed transaction");
     }
-    /* In-memory caches may describe rows that were just rolled back. */
-    if (node_origins_reload(st, NULL) != 0)
-        sn_err_set(err, SN_EIO, "cannot reload the origin table after a rollback");
+    after_failure(st, err);
     return rc;
 }
 
@@ -195,8 +219,10 @@ int node_store_batch_begin(node_store *st, sn_err *err)
     if (st->batch_depth > 0)
         return sn_err_set(err, SN_EINVAL, "a batch is already open on store '%s'", st->dir);
     int rc = node_stmt_exec(st, st->stmts[ST_BEGIN], err, "starting a batch");
-    if (rc == 0)
+    if (rc == 0) {
         st->batch_depth = 1;
+        st->batch_lost = false;
+    }
     return rc;
 }
 
@@ -204,6 +230,10 @@ int node_store_batch_commit(node_store *st, sn_err *err)
 {
     if (st->batch_depth == 0)
         return sn_err_set(err, SN_EINVAL, "no batch is open on store '%s'", st->dir);
+    if (st->batch_lost || sqlite3_get_autocommit(st->db)) {
+        node_store_batch_abort(st);
+        return batch_lost_error(st, err);
+    }
     st->batch_depth = 0;
     return node_txn_end(st, 0, err);
 }
@@ -213,6 +243,7 @@ void node_store_batch_abort(node_store *st)
     if (st == NULL || st->batch_depth == 0)
         return;
     st->batch_depth = 0;
+    st->batch_lost = false;
     (void)node_txn_end(st, SN_EIO, NULL);
 }
 
@@ -546,6 +577,17 @@ static node_store *store_alloc(const char *dir, const node_open_opts *opts, sn_e
     return st;
 }
 
+/* Create the database file ourselves, mode 0600, so SQLite (which gives the WAL and
+ * shared-memory files the database's mode) never makes clinical data world-readable. */
+static int create_private_file(const char *path, sn_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return sn_err_set(err, SN_EIO, "cannot create '%s': %s", path, strerror(errno));
+    close(fd);
+    return 0;
+}
+
 static int check_name(const char *name, sn_err *err)
 {
     size_t n = strlen(name);
@@ -582,6 +624,9 @@ int node_store_create(const char *dir, const char *name, const node_open_opts *o
     crdt_origin self = {.epoch = 1};
     sn_random_bytes(self.replica, sizeof self.replica);
     rc = node_keyfile_create(dir, err);
+    bool made_keys = rc == 0;
+    if (rc == 0)
+        rc = create_private_file(path, err);
     if (rc == 0)
         rc = open_db(st, dir, true, err);
     if (rc == 0)
@@ -620,7 +665,8 @@ int node_store_create(const char *dir, const char *name, const node_open_opts *o
         unlink(p2);
         snprintf(p2, sizeof p2, "%s/%s-shm", dir, STORE_DB);
         unlink(p2);
-        node_keyfile_remove(dir);
+        if (made_keys)
+            node_keyfile_remove(dir);
     }
     return rc;
 }

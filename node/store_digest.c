@@ -78,7 +78,8 @@ static int dump_cell(node_store *st, dumper *d, const schema_table *t, const sch
     bool explicit_;
     int rc = node_cell_load(st, t, c, row, &m, &explicit_, err);
     if (rc == 0) {
-        qsort(m.sibs, m.n, sizeof *m.sibs, sibling_order);
+        if (m.n > 1)
+            qsort(m.sibs, m.n, sizeof *m.sibs, sibling_order);
         put_u32(d, (uint32_t)m.n);
         for (size_t i = 0; i < m.n; i++) {
             put_origin(d, &m.sibs[i].dot.origin);

@@ -73,6 +73,7 @@ struct node_store {
     sqlite3_stmt *stmts[ST_COUNT];
     node_table_stmts *tables;       /* one per schema table, index as schema_table_at */
     int batch_depth;                /* > 0 while node_store_batch_begin is open */
+    bool batch_lost;                /* SQLite abandoned the batch's transaction */
     sn_buf scratch;                 /* encoding buffer reused across commits */
 };
 
