@@ -253,56 +253,30 @@ const crdt_origin *node_origin_of(const node_store *st, uint32_t idx)
 {
     if (idx == 0 || idx > st->norigins)
         return NULL;
-    return &st->by_idx[idx].origin;
-}
-
-static size_t origin_search(const node_store *st, const crdt_origin *o, bool *found)
-{
-    size_t lo = 0, hi = st->norigins;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = crdt_origin_cmp(&st->origins[mid].origin, o);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
+    return &st->by_idx[idx];
 }
 
 uint32_t node_origin_find(const node_store *st, const crdt_origin *o)
 {
-    bool found;
-    size_t i = origin_search(st, o, &found);
-    return found ? st->origins[i].idx : 0;
+    return (uint32_t)crdt_vv_get(&st->origin_index, o);
 }
 
 /* Add to the in-memory cache (idx must be norigins + 1). */
 static int origin_cache_add(node_store *st, const crdt_origin *o, uint32_t idx, sn_err *err)
 {
-    if (st->norigins + 2 > st->origins_cap) {
+    if (idx + 1 > st->origins_cap) {
         size_t cap = st->origins_cap < 8 ? 16 : st->origins_cap * 2;
-        node_origin_entry *a = sn_realloc(st->origins, cap * sizeof *a);
+        crdt_origin *a = sn_realloc(st->by_idx, cap * sizeof *a);
         if (a == NULL)
             return sn_err_set(err, SN_ENOMEM, "out of memory adding an origin");
-        st->origins = a;
-        node_origin_entry *b = sn_realloc(st->by_idx, cap * sizeof *b);
-        if (b == NULL)
-            return sn_err_set(err, SN_ENOMEM, "out of memory adding an origin");
-        st->by_idx = b;
+        st->by_idx = a;
         st->origins_cap = cap;
     }
-    bool found;
-    size_t at = origin_search(st, o, &found);
-    memmove(&st->origins[at + 1], &st->origins[at], (st->norigins - at) * sizeof st->origins[0]);
-    st->origins[at] = (node_origin_entry){.origin = *o, .idx = idx};
-    st->by_idx[idx] = st->origins[at];
-    st->norigins++;
+    int rc = crdt_vv_set(&st->origin_index, o, idx, err);
+    if (rc != 0)
+        return rc;
+    st->by_idx[idx] = *o;
+    st->norigins = idx;
     return 0;
 }
 
@@ -334,6 +308,7 @@ int node_origins_reload(node_store *st, sn_err *err)
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading the origin table");
     st->norigins = 0;
+    crdt_vv_clear(&st->origin_index);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         crdt_origin o = {.epoch = (uint32_t)sqlite3_column_int64(s, 2)};
         uint32_t idx = (uint32_t)sqlite3_column_int64(s, 0);
@@ -777,7 +752,7 @@ void node_store_close(node_store *st)
     }
     sqlite3_close(st->db);
     sn_buf_free(&st->scratch);
-    sn_free(st->origins);
+    crdt_vv_free(&st->origin_index);
     sn_free(st->by_idx);
     sn_free(st->name);
     sn_free(st->dir);

@@ -17,12 +17,6 @@
 #define NODE_SEQ_MAX ((UINT64_C(1) << NODE_SEQ_BITS) - 1)
 #define NODE_LOG_KEY(idx, seq) ((int64_t)(((uint64_t)(idx) << NODE_SEQ_BITS) | (seq)))
 
-/* An origin known to this store; `idx` is local and never leaves the node. */
-typedef struct node_origin_entry {
-    crdt_origin origin;
-    uint32_t idx;
-} node_origin_entry;
-
 /* Prepared statements of one materialized table, made on first use. */
 typedef struct node_table_stmts {
     sqlite3_stmt *insert;      /* INSERT a row with meta and every column */
@@ -66,8 +60,9 @@ struct node_store {
     crdt_clock clock;
     uint64_t self_held;             /* own seq; cached, restored after a rollback */
     uint8_t self_link[32];          /* chain link at self_held */
-    node_origin_entry *origins;     /* sorted by origin, for lookups by origin */
-    node_origin_entry *by_idx;      /* indexed by idx (idx 0 unused) */
+    /* Origins get small local indices (never sent, never used to break ties): */
+    crdt_vv origin_index;           /* origin -> idx, a vector whose "seq" is the index */
+    crdt_origin *by_idx;            /* idx -> origin (entry 0 unused) */
     size_t norigins;
     size_t origins_cap;
     sqlite3_stmt *stmts[ST_COUNT];
