@@ -17,6 +17,8 @@
     X(schema_codec_suite)                                                                  \
     X(node_store_suite)                                                                    \
     X(node_apply_suite)                                                                    \
+    X(node_read_suite)                                                                     \
+    X(node_files_suite)                                                                    \
     X(node_fault_suite)                                                                    \
     X(node_review_suite)                                                                   \
     X(convergence_suite)
