@@ -680,9 +680,12 @@ static int load_identity(node_store *st, sn_err *err)
         return node_store_fail(st, src, err, "reading the clock high-water mark");
     sqlite3_bind_int64(s, 1, NODE_LOG_KEY(st->self_idx, 0));
     sqlite3_bind_int64(s, 2, NODE_LOG_KEY(st->self_idx, NODE_SEQ_MAX));
-    if (sqlite3_step(s) == SQLITE_ROW && (crdt_hlc)sqlite3_column_int64(s, 0) > last)
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW && (crdt_hlc)sqlite3_column_int64(s, 0) > last)
         last = (crdt_hlc)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
+    if (src != SQLITE_ROW)
+        return node_store_fail(st, src, err, "reading the clock high-water mark");
     crdt_clock_init(&st->clock, last, st->opts.max_skew_ms);
     return 0;
 }
@@ -699,10 +702,16 @@ int node_store_open(node_store **out, const char *dir, const node_open_opts *opt
         goto fail;
     int64_t layout = 0;
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
+    rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
         layout = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
+    if (rc != SQLITE_ROW) {
+        rc = node_store_fail(st, rc, err, "cannot read the layout of store '%s'", dir);
+        goto fail;
+    }
     if (layout == 0) {
         rc = sn_err_set(err, SN_ECORRUPT, "'%s/%s' is not an Outpost store", dir, STORE_DB);
         goto fail;

@@ -326,7 +326,9 @@ int node_apply_pending(node_store *st, size_t *applied, sn_err *err)
             return rc;
         if (applied != NULL)
             *applied += done;
-        if (done == 0)
+        /* A batch that was not full emptied every origin: no need for another round (which
+         * could fail after everything was applied, and misreport the import). */
+        if (done < st->opts.apply_batch)
             return 0;
     }
 }

@@ -197,10 +197,13 @@ static int check_log(node_store *st, sn_err *err)
         sqlite3_bind_int64(s, 2, NODE_LOG_KEY(idx, NODE_SEQ_MAX));
         uint8_t link[32] = {0};
         uint64_t expect = 1;
-        while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        int src;
+        while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
             uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0) & NODE_SEQ_MAX;
-            if (seq != expect)
-                break; /* the rest waits for a predecessor */
+            if (seq != expect) {
+                src = SQLITE_DONE; /* the rest waits for a predecessor */
+                break;
+            }
             node_chain_next(link, link, sqlite3_column_blob(s, 1),
                             (size_t)sqlite3_column_bytes(s, 1));
             if (sqlite3_column_bytes(s, 2) != 32 || memcmp(link, sqlite3_column_blob(s, 2), 32) != 0)
@@ -208,6 +211,8 @@ static int check_log(node_store *st, sn_err *err)
                                 idx, (unsigned long long)seq);
             expect++;
         }
+        if (rc == 0 && src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = node_store_fail(st, src, err, "checking the commit log");
         sqlite3_reset(s);
         if (rc == 0 && expect - 1 != os.held)
             rc = sn_err_set(err, SN_ECORRUPT, "origin %u: held is %llu but the log is gap-free to %llu",
@@ -232,7 +237,8 @@ static int check_cells(node_store *st, sn_err *err)
         return node_store_fail(st, rc, err, "checking cells");
     }
     rc = 0;
-    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+    int src;
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
         const schema_table *t = schema_table_by_id((uint16_t)sqlite3_column_int(s, 0));
         const schema_column *c =
             t != NULL ? schema_column_by_id(t, (uint16_t)sqlite3_column_int(s, 2)) : NULL;
@@ -252,14 +258,19 @@ static int check_cells(node_store *st, sn_err *err)
             sqlite3_bind_int(q, 1, t->id);
             sqlite3_bind_blob(q, 2, row, 16, SQLITE_STATIC);
             sqlite3_bind_int(q, 3, c->id);
-            bool indexed = sqlite3_step(q) == SQLITE_ROW;
+            int qrc = sqlite3_step(q);
+            bool indexed = qrc == SQLITE_ROW;
             sqlite3_reset(q);
-            if (indexed != crdt_mv_values_differ(&m))
+            if (qrc != SQLITE_ROW && qrc != SQLITE_DONE)
+                rc = node_store_fail(st, qrc, err, "checking the conflict index");
+            else if (indexed != crdt_mv_values_differ(&m))
                 rc = sn_err_set(err, SN_ECORRUPT, "conflict index disagrees with cell %s.%s",
                                 t->name, c->name);
         }
         crdt_mv_free(&m);
     }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = node_store_fail(st, src, err, "checking cells");
     sqlite3_finalize(s);
     sqlite3_finalize(q);
     return rc;
@@ -272,7 +283,12 @@ int node_store_check(node_store *st, sn_err *err)
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "checking store integrity");
     rc = sqlite3_step(s);
-    bool ok = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
+    if (rc != SQLITE_ROW) {
+        rc = node_store_fail(st, rc, err, "checking store integrity");
+        sqlite3_finalize(s);
+        return rc;
+    }
+    bool ok = strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
     if (!ok)
         rc = sn_err_set(err, SN_ECORRUPT, "store '%s' fails SQLite's integrity check: %s",
                         st->dir, rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)

@@ -327,11 +327,14 @@ int node_store_row_get(node_store *st, uint16_t table, const uint8_t id[SCHEMA_I
     if (rc == 0) {
         sqlite3_bind_int(q, 1, t->id);
         sqlite3_bind_blob(q, 2, id, 16, SQLITE_STATIC);
-        while (sqlite3_step(q) == SQLITE_ROW) {
+        int qrc;
+        while ((qrc = sqlite3_step(q)) == SQLITE_ROW) {
             int ci = schema_column_index(t, (uint16_t)sqlite3_column_int(q, 0));
             if (ci >= 0)
                 conflict[ci] = true;
         }
+        if (qrc != SQLITE_DONE)
+            rc = node_store_fail(st, qrc, err, "reading conflicts");
     }
     sqlite3_finalize(q);
     if (rc == 0)

@@ -17,10 +17,12 @@ static int add_missing_columns(node_store *st, const schema_table *t, sn_err *er
         int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
         if (rc != SQLITE_OK)
             return node_store_fail(st, rc, err, "inspecting table %s", t->name);
-        bool have = sqlite3_step(s) == SQLITE_ROW;
+        rc = sqlite3_step(s);
         sqlite3_finalize(s);
-        if (have)
+        if (rc == SQLITE_ROW)
             continue;
+        if (rc != SQLITE_DONE)
+            return node_store_fail(st, rc, err, "inspecting table %s", t->name);
         snprintf(sql, sizeof sql, "ALTER TABLE \"%s\" ADD COLUMN \"%s\"", t->name,
                  t->cols[c].name);
         rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
@@ -45,7 +47,8 @@ static int collect_unknown_rows(node_store *st, node_rowref **rows, size_t *n, s
     }
     size_t cap = 0;
     rc = 0;
-    while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+    int src;
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
         schema_commit *c;
         rc = schema_commit_decode(sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1),
                                   &c, err);
@@ -76,6 +79,8 @@ static int collect_unknown_rows(node_store *st, node_rowref **rows, size_t *n, s
         }
         schema_commit_free(c);
     }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = node_store_fail(st, src, err, "reading commits kept for an upgrade");
     sqlite3_finalize(s);
     sqlite3_finalize(u);
     return rc;
