@@ -745,18 +745,8 @@ void node_store_close(node_store *st)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
     if (st->tables != NULL) {
-        for (size_t i = 0; i < schema_table_count(); i++) {
-            node_table_stmts *ts = &st->tables[i];
-            sqlite3_finalize(ts->insert);
-            sqlite3_finalize(ts->insert_stub);
-            sqlite3_finalize(ts->select);
-            sqlite3_finalize(ts->set_meta);
-            if (ts->set_col != NULL) {
-                for (size_t c = 0; c < schema_table_at(i)->ncols; c++)
-                    sqlite3_finalize(ts->set_col[c]);
-                sn_free(ts->set_col);
-            }
-        }
+        for (size_t i = 0; i < schema_table_count(); i++)
+            node_table_stmts_free(&st->tables[i], schema_table_at(i)->ncols);
         sn_free(st->tables);
     }
     sqlite3_close(st->db);

@@ -3,7 +3,7 @@
  * export what a peer lacks, and rematerialize rows from the log.
  *
  * Apply is a pure function of the commits held: each origin's commits apply gap-free in
- * seq order, a reference to a row not yet held is stored (a stub row), never rejected,
+ * seq order, a reference to a row not yet held is stored (a bare row), never rejected,
  * and the mv rules (crdt/mv.h) make the result independent of the interleaving of
  * origins. Nothing is applied twice: `applied` per origin is advanced in the same
  * transaction as the changes. */
@@ -108,7 +108,7 @@ static int apply_insert(node_store *st, const schema_table *t, const schema_comm
         return rc;
     crdt_dot dot = {.origin = c->origin, .seq = c->seq};
 
-    /* Is the row here already: a stub of early cell writes, or (never from honest nodes)
+    /* Is the row here already: a bare row of early cell writes, or (never from honest nodes)
      * another insert of the same id? */
     sqlite3_bind_blob(ts->select, 1, ch->row, 16, SQLITE_STATIC);
     int src = sqlite3_step(ts->select);
@@ -159,7 +159,7 @@ static int apply_insert(node_store *st, const schema_table *t, const schema_comm
         if (rc != 0)
             return rc;
     }
-    /* Cells first: a stub's non-explicit cells are empty until the meta is set. */
+    /* Cells first: a bare row's non-explicit cells are empty until the meta is set. */
     for (size_t i = 0; i < t->ncols && rc == 0; i++) {
         const schema_column *col = &t->cols[i];
         if (col->kind != SCHEMA_MV)
@@ -211,8 +211,8 @@ static int apply_set(node_store *st, const schema_table *t, const schema_column 
     int rc = node_table_stmts_get(st, t, &ts, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_blob(ts->insert_stub, 1, ch->row, 16, SQLITE_STATIC);
-    rc = node_stmt_exec(st, ts->insert_stub, err, "recording a row not yet received");
+    sqlite3_bind_blob(ts->insert_bare, 1, ch->row, 16, SQLITE_STATIC);
+    rc = node_stmt_exec(st, ts->insert_bare, err, "recording a row not yet received");
     if (rc != 0)
         return rc;
     crdt_dot dot = {.origin = c->origin, .seq = c->seq};
@@ -532,12 +532,8 @@ int node_store_import(node_store *st, const node_body *bodies, size_t n,
 int node_store_export(node_store *st, const crdt_vv *peer_held, node_emit_fn emit, void *ctx,
                       sn_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT body FROM commit_log WHERE key BETWEEN ?1 AND ?2 "
-                                "ORDER BY key", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return node_store_fail(st, rc, err, "reading the commit log");
-    rc = 0;
+    sqlite3_stmt *s = st->stmts[ST_LOG_RANGE];
+    int rc = 0;
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
         node_origin_state os;
         rc = node_origin_state_get(st, idx, &os, err);
@@ -550,12 +546,11 @@ int node_store_export(node_store *st, const crdt_vv *peer_held, node_emit_fn emi
         sqlite3_bind_int64(s, 2, NODE_LOG_KEY(idx, os.held));
         int src;
         while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW)
-            rc = emit(ctx, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), err);
+            rc = emit(ctx, sqlite3_column_blob(s, 1), (size_t)sqlite3_column_bytes(s, 1), err);
         if (rc == 0 && src != SQLITE_DONE)
             rc = node_store_fail(st, src, err, "reading the commit log");
-        sqlite3_reset(s);
+        node_stmt_done(s);
     }
-    sqlite3_finalize(s);
     return rc;
 }
 

@@ -20,9 +20,9 @@
 /* Prepared statements of one materialized table, made on first use. */
 typedef struct node_table_stmts {
     sqlite3_stmt *insert;      /* INSERT a row with meta and every column */
-    sqlite3_stmt *insert_stub; /* INSERT OR IGNORE a row that only has cell writes */
+    sqlite3_stmt *insert_bare; /* INSERT OR IGNORE a row that only has cell writes */
     sqlite3_stmt *select;      /* SELECT meta and every column by id */
-    sqlite3_stmt *set_meta;    /* UPDATE meta of a stub row when its insert arrives */
+    sqlite3_stmt *set_meta;    /* UPDATE meta of a bare row when its insert arrives */
     sqlite3_stmt **set_col;    /* per column: UPDATE one column by id */
 } node_table_stmts;
 
@@ -110,6 +110,8 @@ void node_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t *bod
 /* Materialized tables. */
 SN_NODISCARD int node_table_stmts_get(node_store *st, const schema_table *t,
                                       node_table_stmts **out, sn_err *err);
+/* Finalize a table's statements (NULL ones are skipped) and zero the struct. */
+void node_table_stmts_free(node_table_stmts *ts, size_t ncols);
 /* Bind a value to parameter i (1-based) / read a column into a value whose bytes borrow
  * the statement until its next step or reset. */
 void node_bind_value(sqlite3_stmt *s, int i, const schema_value *v);

@@ -3,7 +3,7 @@
  * Each schema table is an SQL table of the same name: `id`, the inserting commit's
  * (_origin, _seq, _hlc, _author, _entered_by), then one column per schema column holding
  * the value (fixed) or the display winner (mv). A row whose insert has not arrived yet but
- * whose cells were written has NULL _origin (a stub).
+ * whose cells were written has NULL _origin (a bare row).
  *
  * An mv cell's full state (causal context and siblings) lives in `cell` — except in the
  * common case of a cell nobody has written since the insert: then no `cell` row exists and
@@ -60,7 +60,7 @@ static int make_table_stmts(node_store *st, const schema_table *t, node_table_st
     if (rc == 0)
         rc = sn_buf_appendf(&b, err, "INSERT OR IGNORE INTO \"%s\"(id) VALUES (?1)", t->name);
     if (rc == 0)
-        rc = prepare(st, &ts->insert_stub, &b, err);
+        rc = prepare(st, &ts->insert_bare, &b, err);
 
     sn_buf_reset(&b);
     if (rc == 0)
@@ -95,10 +95,10 @@ static int make_table_stmts(node_store *st, const schema_table *t, node_table_st
     return rc;
 }
 
-static void table_stmts_free(node_table_stmts *ts, size_t ncols)
+void node_table_stmts_free(node_table_stmts *ts, size_t ncols)
 {
     sqlite3_finalize(ts->insert);
-    sqlite3_finalize(ts->insert_stub);
+    sqlite3_finalize(ts->insert_bare);
     sqlite3_finalize(ts->select);
     sqlite3_finalize(ts->set_meta);
     if (ts->set_col != NULL) {
@@ -121,7 +121,7 @@ int node_table_stmts_get(node_store *st, const schema_table *t, node_table_stmts
     if (ts->set_col == NULL) {
         int rc = make_table_stmts(st, t, ts, err);
         if (rc != 0) {
-            table_stmts_free(ts, t->ncols);
+            node_table_stmts_free(ts, t->ncols);
             return rc;
         }
     }
