@@ -15,6 +15,7 @@
     X(crdt_mv_suite)                                                                       \
     X(schema_value_suite)                                                                  \
     X(schema_codec_suite)                                                                  \
+    X(schema_hostile_suite)                                                                \
     X(node_store_suite)                                                                    \
     X(node_apply_suite)                                                                    \
     X(node_read_suite)                                                                     \
