@@ -43,7 +43,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CONFLICT_DEL] = "DELETE FROM conflict WHERE tbl = ?1 AND row = ?2 AND col = ?3",
 };
 
-static const char layout_sql[] =
+/* Store layout migrations: entry i takes a store from layout i to i + 1. Frozen once
+ * released: a change is a new entry, never an edit. */
+static const char *const migrations[NODE_STORE_LAYOUT] = {
+    /* 1: identity, origins, the commit log, mv cells and the conflict index. */
     "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
     "CREATE TABLE origin(idx INTEGER PRIMARY KEY, replica BLOB NOT NULL,"
     " epoch INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0,"
@@ -54,7 +57,17 @@ static const char layout_sql[] =
     "CREATE TABLE cell(tbl INTEGER NOT NULL, row BLOB NOT NULL, col INTEGER NOT NULL,"
     " state BLOB NOT NULL, PRIMARY KEY(tbl, row, col)) WITHOUT ROWID;"
     "CREATE TABLE conflict(tbl INTEGER NOT NULL, row BLOB NOT NULL, col INTEGER NOT NULL,"
-    " PRIMARY KEY(tbl, row, col)) WITHOUT ROWID;";
+    " PRIMARY KEY(tbl, row, col)) WITHOUT ROWID;",
+    /* 2: this node's users (local, never replicated) and its hash-chained audit log. */
+    "CREATE TABLE clinician(id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL,"
+    " role TEXT NOT NULL, os_user TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,"
+    " added_ms INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX clinician_os_user ON clinician(os_user) WHERE disabled = 0;"
+    "CREATE TABLE audit(seq INTEGER PRIMARY KEY, wall_ms INTEGER NOT NULL,"
+    " hlc INTEGER NOT NULL, user TEXT NOT NULL, os_user TEXT NOT NULL, action TEXT NOT NULL,"
+    " patient BLOB, detail TEXT NOT NULL, hash BLOB NOT NULL);"
+    "CREATE INDEX audit_patient ON audit(patient) WHERE patient IS NOT NULL;",
+};
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */
 #ifdef SN_TESTABLE
@@ -152,6 +165,20 @@ static int exec_sql(node_store *st, const char *sql, sn_err *err, const char *wh
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "%s", what);
     return 0;
+}
+
+/* Bring the layout from `from` to NODE_STORE_LAYOUT, inside the caller's transaction. */
+static int migrate(node_store *st, int64_t from, sn_err *err)
+{
+    for (int64_t v = from; v < NODE_STORE_LAYOUT; v++) {
+        int rc = sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+            return node_store_fail(st, rc, err, "upgrading store '%s' to layout %lld", st->dir,
+                                   (long long)v + 1);
+    }
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", NODE_STORE_LAYOUT);
+    return exec_sql(st, pragma, err, "recording the store layout");
 }
 
 /* ---- transactions ----
@@ -607,7 +634,7 @@ int node_store_create(const char *dir, const char *name, const node_open_opts *o
     if (rc == 0)
         rc = exec_sql(st, "BEGIN IMMEDIATE", err, "initialising the store");
     if (rc == 0)
-        rc = exec_sql(st, layout_sql, err, "creating the store layout");
+        rc = migrate(st, 0, err);
     if (rc == 0)
         rc = layout_tables(st, err);
     if (rc == 0)
@@ -625,11 +652,8 @@ int node_store_create(const char *dir, const char *name, const node_open_opts *o
     uint32_t idx = 0;
     if (rc == 0)
         rc = node_origin_intern(st, &self, &idx, err);
-    if (rc == 0) {
-        char pragma[64];
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d; COMMIT;", NODE_STORE_LAYOUT);
-        rc = exec_sql(st, pragma, err, "initialising the store");
-    }
+    if (rc == 0)
+        rc = exec_sql(st, "COMMIT", err, "initialising the store");
     node_store_close(st);
     if (rc != 0) {
         /* Leave nothing half-made behind: the next init must be able to start over. */
@@ -722,6 +746,17 @@ int node_store_open(node_store **out, const char *dir, const node_open_opts *opt
                         dir, (long long)layout, NODE_STORE_LAYOUT);
         sn_err_hint(err, "install the newer Outpost to use this store");
         goto fail;
+    }
+    if (layout < NODE_STORE_LAYOUT) {
+        rc = exec_sql(st, "BEGIN IMMEDIATE", err, "upgrading the store");
+        if (rc == 0)
+            rc = migrate(st, layout, err);
+        if (rc == 0)
+            rc = exec_sql(st, "COMMIT", err, "upgrading the store");
+        if (rc != 0) {
+            (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            goto fail;
+        }
     }
     rc = prepare_all(st, err);
     if (rc == 0)

@@ -209,6 +209,13 @@ typedef int (*node_conflict_fn)(void *ctx, uint16_t table, const uint8_t row[SCH
 SN_NODISCARD int node_store_conflicts_each(node_store *st, node_conflict_fn fn, void *ctx,
                                            sn_err *err);
 
+/* Every patient id linked to `patient` through live (not retracted) links, itself included,
+ * sorted by id. *ids is the caller's (sn_free). */
+SN_NODISCARD int node_store_patient_component(node_store *st,
+                                              const uint8_t patient[SCHEMA_ID_LEN],
+                                              uint8_t (**ids)[SCHEMA_ID_LEN], size_t *n,
+                                              sn_err *err);
+
 /* The patient a record set belongs to: the smallest id of the component of live links
  * that contains `patient`. */
 SN_NODISCARD int node_store_patient_canonical(node_store *st,

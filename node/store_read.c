@@ -464,9 +464,13 @@ int node_store_conflicts_each(node_store *st, node_conflict_fn fn, void *ctx, sn
 
 /* ---- patient links ---- */
 
-int node_store_patient_canonical(node_store *st, const uint8_t patient[SCHEMA_ID_LEN],
-                                 uint8_t out[SCHEMA_ID_LEN], sn_err *err)
+static int id_cmp(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+int node_store_patient_component(node_store *st, const uint8_t patient[SCHEMA_ID_LEN],
+                                 uint8_t (**ids)[SCHEMA_ID_LEN], size_t *count, sn_err *err)
 {
+    *ids = NULL;
+    *count = 0;
     /* Breadth-first over live links; the component's smallest id names the person. */
     uint8_t (*seen)[16] = sn_malloc(16);
     if (seen == NULL)
@@ -531,13 +535,24 @@ int node_store_patient_canonical(node_store *st, const uint8_t patient[SCHEMA_ID
         sn_free(nb);
     }
     sqlite3_finalize(s);
-    if (rc == 0) {
-        size_t best = 0;
-        for (size_t j = 1; j < n; j++)
-            if (memcmp(seen[j], seen[best], 16) < 0)
-                best = j;
-        memcpy(out, seen[best], 16);
+    if (rc != 0) {
+        sn_free(seen);
+        return rc;
     }
-    sn_free(seen);
+    qsort(seen, n, 16, id_cmp);
+    *ids = seen;
+    *count = n;
+    return 0;
+}
+
+int node_store_patient_canonical(node_store *st, const uint8_t patient[SCHEMA_ID_LEN],
+                                 uint8_t out[SCHEMA_ID_LEN], sn_err *err)
+{
+    uint8_t (*ids)[SCHEMA_ID_LEN];
+    size_t n;
+    int rc = node_store_patient_component(st, patient, &ids, &n, err);
+    if (rc == 0)
+        memcpy(out, ids[0], SCHEMA_ID_LEN);
+    sn_free(ids);
     return rc;
 }

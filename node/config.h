@@ -1,0 +1,43 @@
+/* node/config.h - the node's configuration file (INI, parsed by libinih):
+ *
+ *   [node]
+ *   store = /var/lib/outpost       ; the store directory
+ *   name = HMS Example             ; used by `outpost init` when --name is not given
+ *   [clock]
+ *   max_skew = 5m                  ; remote clocks further ahead are flagged (s, m, h, d)
+ *   [log]
+ *   level = info                   ; error, warn, info or debug
+ *   journal = false                ; true: "<N>" priority prefixes for systemd's journal
+ *
+ * A bad setting is refused whole, naming the file, the line, the setting and what is
+ * allowed; unknown sections and settings are errors too, so a typo never goes unnoticed. */
+#ifndef SN_NODE_CONFIG_H
+#define SN_NODE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/log.h"
+
+#define NODE_CONFIG_DEFAULT_PATH "/etc/outpost/outpost.conf"
+
+typedef struct node_config {
+    char store[4096];  /* "" when not set */
+    char name[65];     /* "" when not set */
+    uint64_t max_skew_ms;
+    sn_log_level log_level;
+    bool log_journal;
+} node_config;
+
+/* Defaults: no store, no name, 5 minutes, warn, no journal prefixes. */
+void node_config_defaults(node_config *c);
+
+/* Read `path` over the values in *c. With `optional` a missing file is not an error (the
+ * defaults stand). SN_ECONFIG naming file, line and setting; SN_EIO when unreadable. */
+SN_NODISCARD int node_config_load(node_config *c, const char *path, bool optional, sn_err *err);
+
+/* Parse a duration: a number with a unit s, m, h or d (ms for milliseconds). */
+SN_NODISCARD int node_config_duration_ms(const char *text, uint64_t *out);
+
+#endif
