@@ -38,6 +38,31 @@ static node_store *mk(const char *name, test_clock *clock)
     return test_store_new(g_dir, sub, clock);
 }
 
+/* Two or three nodes, A, B and C, each with its own store and fake clock. The stores keep
+ * pointers to the clocks, so a `nodes` must stay where it is while they are open. */
+typedef struct nodes {
+    test_clock ca, cb, cc;
+    node_store *a, *b, *c; /* c is NULL for two nodes */
+} nodes;
+
+/* Open `count` (2 or 3) fresh stores; A's and C's clocks start at BASE_MS, B's at b_ms. */
+static void nodes_open(nodes *n, int count, uint64_t b_ms)
+{
+    ck_assert(count == 2 || count == 3);
+    *n = (nodes){.ca = {BASE_MS}, .cb = {b_ms}, .cc = {BASE_MS}};
+    n->a = mk("a", &n->ca);
+    n->b = mk("b", &n->cb);
+    if (count == 3)
+        n->c = mk("c", &n->cc);
+}
+
+static void nodes_close(nodes *n)
+{
+    node_store_close(n->a);
+    node_store_close(n->b);
+    node_store_close(n->c);
+}
+
 /* --- moving commits ------------------------------------------------------------------ */
 
 typedef struct bodies {
@@ -90,6 +115,13 @@ static void exchange(node_store *a, node_store *b)
 
 /* --- writing ------------------------------------------------------------------------- */
 
+/* One cell by names: table, row and column. */
+typedef struct cellref {
+    const char *table;
+    const uint8_t *row; /* SCHEMA_ID_LEN bytes */
+    const char *col;
+} cellref;
+
 static const schema_table *table(const char *name)
 {
     const schema_table *t = schema_table_by_name(name);
@@ -130,31 +162,54 @@ static void insert_allergy(node_store *st, const uint8_t patient[SCHEMA_ID_LEN],
     ck_assert_msg(node_write_commit(w, NULL, &err) == 0, "%s", err.msg);
 }
 
-/* One commit setting tname.cname of row to text; returns its hlc. */
-static crdt_hlc set_text(node_store *st, const char *tname, const uint8_t row[SCHEMA_ID_LEN],
-                         const char *cname, const char *text)
+/* One commit setting the cell to text; returns its hlc. */
+static crdt_hlc set_text(node_store *st, cellref at, const char *text)
 {
     sn_err err = SN_ERR_INIT;
     node_write *w = NULL;
     ck_assert_msg(node_write_begin(st, "dr-review", NULL, &w, &err) == 0, "%s", err.msg);
     schema_value v = schema_value_text(text);
-    ck_assert_msg(node_write_set(w, table(tname)->id, row, col(tname, cname), &v, &err) == 0,
-                  "set %s.%s = %s: %s", tname, cname, text, err.msg);
+    ck_assert_msg(node_write_set(w, table(at.table)->id, at.row, col(at.table, at.col), &v,
+                                 &err) == 0,
+                  "set %s.%s = %s: %s", at.table, at.col, text, err.msg);
     node_commit_info info = {0};
     ck_assert_msg(node_write_commit(w, &info, &err) == 0, "%s", err.msg);
     return info.hlc;
 }
 
+/* A patient, Brown, inserted on A and exchanged, so that both nodes hold it. */
+static void patient_on_both(nodes *n, uint8_t id[SCHEMA_ID_LEN])
+{
+    insert_patient(n->a, "Brown", id);
+    exchange(n->a, n->b);
+}
+
+typedef struct edit_hlcs {
+    crdt_hlc a, b;
+} edit_hlcs;
+
+/* A and B each set the cell, neither having seen the other's edit; first A's clock moves
+ * on by a_ms and B's by b_ms. Returns the two commits' hlcs. */
+static edit_hlcs edit_concurrently(nodes *n, uint64_t a_ms, uint64_t b_ms, cellref at,
+                                   const char *a_text, const char *b_text)
+{
+    n->ca.ms += a_ms;
+    n->cb.ms += b_ms;
+    edit_hlcs h;
+    h.a = set_text(n->a, at, a_text);
+    h.b = set_text(n->b, at, b_text);
+    return h;
+}
+
 /* --- reading ------------------------------------------------------------------------- */
 
-static node_cell *cell(node_store *st, const char *tname, const uint8_t row[SCHEMA_ID_LEN],
-                       const char *cname)
+static node_cell *cell(node_store *st, cellref at)
 {
     sn_err err = SN_ERR_INIT;
     node_cell *c = NULL;
-    ck_assert_msg(node_store_cell_get(st, table(tname)->id, row, col(tname, cname), &c,
-                                      &err) == 0,
-                  "cell_get %s.%s: %s", tname, cname, err.msg);
+    ck_assert_msg(node_store_cell_get(st, table(at.table)->id, at.row, col(at.table, at.col),
+                                      &c, &err) == 0,
+                  "cell_get %s.%s: %s", at.table, at.col, err.msg);
     return c;
 }
 
@@ -206,11 +261,12 @@ static size_t conflicts_on(node_store *st, const uint8_t row[SCHEMA_ID_LEN])
 
 /* The cell on `st`: n siblings, each of `vals` among them, winner `win`, conflict flag,
  * and the row's display and conflict flag agree. */
-static void expect(node_store *st, const char *who, const char *tname,
-                   const uint8_t row[SCHEMA_ID_LEN], const char *cname, size_t n,
+static void expect(node_store *st, const char *who, cellref at, size_t n,
                    const char *const *vals, const char *win, bool conflict)
 {
-    node_cell *c = cell(st, tname, row, cname);
+    const char *tname = at.table, *cname = at.col;
+    const uint8_t *row = at.row;
+    node_cell *c = cell(st, at);
     char b[128];
     ck_assert_msg(c->known, "%s: %s.%s not known", who, tname, cname);
     ck_assert_msg(c->nsibs == n, "%s: %s.%s has %zu siblings, want %zu", who, tname, cname,
@@ -248,27 +304,36 @@ static void same_digest(node_store *a, node_store *b)
     ck_assert_msg(memcmp(da, db, 16) == 0, "digests differ after exchange");
 }
 
+/* After the exchange: the cell as `expect` says on every node (named "A", "B", "C"), and
+ * every node's digest equal to the last one's. */
+static void expect_everywhere(const nodes *n, cellref at, size_t nsibs,
+                              const char *const *vals, const char *win, bool conflict)
+{
+    node_store *all[3] = {n->a, n->b, n->c};
+    const char *names[3] = {"A", "B", "C"};
+    size_t count = n->c != NULL ? 3 : 2;
+    for (size_t i = 0; i < count; i++)
+        expect(all[i], names[i], at, nsibs, vals, win, conflict);
+    for (size_t i = 0; i + 1 < count; i++)
+        same_digest(all[i], all[count - 1]);
+}
+
 /* --- (1) and (2): concurrent edits, then a resolution on either node ----------------- */
 
 START_TEST(test_review_concurrent_edits_conflict_on_both)
 {
-    test_clock ca = {BASE_MS}, cb = {BASE_MS};
-    node_store *a = mk("a", &ca), *b = mk("b", &cb);
+    nodes n;
+    nodes_open(&n, 2, BASE_MS);
     uint8_t p[SCHEMA_ID_LEN];
-    insert_patient(a, "Brown", p);
-    exchange(a, b);
-    ca.ms += 10;
-    cb.ms += 20; /* B's edit is the later one by the clock */
-    crdt_hlc ha = set_text(a, "patient", p, "family", "Smith");
-    crdt_hlc hb = set_text(b, "patient", p, "family", "Jones");
-    ck_assert(hb > ha);
-    exchange(a, b);
+    patient_on_both(&n, p);
+    const cellref family = {"patient", p, "family"};
+    /* B's edit is the later one by the clock. */
+    edit_hlcs h = edit_concurrently(&n, 10, 20, family, "Smith", "Jones");
+    ck_assert(h.b > h.a);
+    exchange(n.a, n.b);
     const char *both[] = {"Smith", "Jones"};
-    expect(a, "A", "patient", p, "family", 2, both, "Jones", true);
-    expect(b, "B", "patient", p, "family", 2, both, "Jones", true);
-    same_digest(a, b);
-    node_store_close(a);
-    node_store_close(b);
+    expect_everywhere(&n, family, 2, both, "Jones", true);
+    nodes_close(&n);
 }
 END_TEST
 
@@ -276,28 +341,22 @@ START_TEST(test_review_resolution_clears_on_both)
 {
     /* _i = 0: A resolves; _i = 1: B resolves. The resolution keeps the losing value, to
      * show that covering the siblings, not the value, is what closes the conflict. */
-    test_clock ca = {BASE_MS}, cb = {BASE_MS};
-    node_store *a = mk("a", &ca), *b = mk("b", &cb);
+    nodes n;
+    nodes_open(&n, 2, BASE_MS);
     uint8_t p[SCHEMA_ID_LEN];
-    insert_patient(a, "Brown", p);
-    exchange(a, b);
-    ca.ms += 10;
-    cb.ms += 20;
-    set_text(a, "patient", p, "family", "Smith");
-    set_text(b, "patient", p, "family", "Jones");
-    exchange(a, b);
-    node_store *resolver = _i == 0 ? a : b;
-    ca.ms += 100;
-    cb.ms += 100;
-    set_text(resolver, "patient", p, "family", "Smith");
+    patient_on_both(&n, p);
+    const cellref family = {"patient", p, "family"};
+    edit_concurrently(&n, 10, 20, family, "Smith", "Jones");
+    exchange(n.a, n.b);
+    node_store *resolver = _i == 0 ? n.a : n.b;
+    n.ca.ms += 100;
+    n.cb.ms += 100;
+    set_text(resolver, family, "Smith");
     const char *one[] = {"Smith"};
-    expect(resolver, "resolver", "patient", p, "family", 1, one, "Smith", false);
-    exchange(a, b);
-    expect(a, "A", "patient", p, "family", 1, one, "Smith", false);
-    expect(b, "B", "patient", p, "family", 1, one, "Smith", false);
-    same_digest(a, b);
-    node_store_close(a);
-    node_store_close(b);
+    expect(resolver, "resolver", family, 1, one, "Smith", false);
+    exchange(n.a, n.b);
+    expect_everywhere(&n, family, 1, one, "Smith", false);
+    nodes_close(&n);
 }
 END_TEST
 
@@ -305,29 +364,27 @@ END_TEST
 
 START_TEST(test_review_causal_edit_supersedes_despite_clock)
 {
-    test_clock ca = {BASE_MS}, cb = {BASE_MS - 60 * 60 * 1000}; /* B an hour behind */
-    node_store *a = mk("a", &ca), *b = mk("b", &cb);
+    nodes n;
+    nodes_open(&n, 2, BASE_MS - 60 * 60 * 1000); /* B an hour behind */
     uint8_t p[SCHEMA_ID_LEN];
-    insert_patient(a, "Brown", p);
-    ca.ms += 10;
-    crdt_hlc ha = set_text(a, "patient", p, "family", "Alpha");
-    send(a, b);
-    cb.ms += 10;
-    crdt_hlc hb = set_text(b, "patient", p, "family", "Beta");
+    insert_patient(n.a, "Brown", p);
+    const cellref family = {"patient", p, "family"};
+    n.ca.ms += 10;
+    crdt_hlc ha = set_text(n.a, family, "Alpha");
+    send(n.a, n.b);
+    n.cb.ms += 10;
+    crdt_hlc hb = set_text(n.b, family, "Beta");
     ck_assert_msg(hb < ha,
                   "B's write (hlc %llx) should carry an earlier time than A's (%llx): a remote "
                   "time beyond the skew limit must not drag B's clock forward",
                   (unsigned long long)hb, (unsigned long long)ha);
-    exchange(a, b);
+    exchange(n.a, n.b);
     const char *one[] = {"Beta"};
-    expect(a, "A", "patient", p, "family", 1, one, "Beta", false);
-    expect(b, "B", "patient", p, "family", 1, one, "Beta", false);
-    node_cell *c = cell(a, "patient", p, "family");
-    ck_assert(crdt_origin_equal(&c->sibs[0].dot.origin, node_store_origin(b)));
+    expect_everywhere(&n, family, 1, one, "Beta", false);
+    node_cell *c = cell(n.a, family);
+    ck_assert(crdt_origin_equal(&c->sibs[0].dot.origin, node_store_origin(n.b)));
     node_cell_free(c);
-    same_digest(a, b);
-    node_store_close(a);
-    node_store_close(b);
+    nodes_close(&n);
 }
 END_TEST
 
@@ -335,39 +392,30 @@ END_TEST
 
 START_TEST(test_review_late_sibling_reopens)
 {
-    test_clock ca = {BASE_MS}, cb = {BASE_MS}, cc = {BASE_MS};
-    node_store *a = mk("a", &ca), *b = mk("b", &cb), *c = mk("c", &cc);
+    nodes n;
+    nodes_open(&n, 3, BASE_MS);
     uint8_t p[SCHEMA_ID_LEN];
-    insert_patient(a, "Brown", p);
-    send(a, b);
-    send(a, c);
-    ca.ms += 10;
-    cb.ms += 20;
-    cc.ms += 5;
-    set_text(a, "patient", p, "family", "Smith");
-    set_text(b, "patient", p, "family", "Jones");
-    set_text(c, "patient", p, "family", "Clark"); /* C is offline */
-    exchange(a, b);
+    insert_patient(n.a, "Brown", p);
+    send(n.a, n.b);
+    send(n.a, n.c);
+    const cellref family = {"patient", p, "family"};
+    edit_concurrently(&n, 10, 20, family, "Smith", "Jones");
+    n.cc.ms += 5;
+    set_text(n.c, family, "Clark"); /* C is offline */
+    exchange(n.a, n.b);
     const char *ab[] = {"Smith", "Jones"};
-    expect(a, "A", "patient", p, "family", 2, ab, "Jones", true);
-    ca.ms += 100;
-    set_text(a, "patient", p, "family", "Smith"); /* resolves what A was shown */
+    expect(n.a, "A", family, 2, ab, "Jones", true);
+    n.ca.ms += 100;
+    set_text(n.a, family, "Smith"); /* resolves what A was shown */
     const char *one[] = {"Smith"};
-    expect(a, "A after resolving", "patient", p, "family", 1, one, "Smith", false);
+    expect(n.a, "A after resolving", family, 1, one, "Smith", false);
     /* Now C comes back. */
-    exchange(a, c);
-    exchange(b, c);
-    exchange(a, b);
+    exchange(n.a, n.c);
+    exchange(n.b, n.c);
+    exchange(n.a, n.b);
     const char *open[] = {"Smith", "Clark"};
-    node_store *all[3] = {a, b, c};
-    const char *names[3] = {"A", "B", "C"};
-    for (int i = 0; i < 3; i++)
-        expect(all[i], names[i], "patient", p, "family", 2, open, "Smith", true);
-    same_digest(a, c);
-    same_digest(b, c);
-    node_store_close(a);
-    node_store_close(b);
-    node_store_close(c);
+    expect_everywhere(&n, family, 2, open, "Smith", true);
+    nodes_close(&n);
 }
 END_TEST
 
@@ -375,22 +423,16 @@ END_TEST
 
 START_TEST(test_auto_column_no_conflict)
 {
-    test_clock ca = {BASE_MS}, cb = {BASE_MS};
-    node_store *a = mk("a", &ca), *b = mk("b", &cb);
+    nodes n;
+    nodes_open(&n, 2, BASE_MS);
     uint8_t p[SCHEMA_ID_LEN];
-    insert_patient(a, "Brown", p);
-    exchange(a, b);
-    ca.ms += 30;
-    cb.ms += 20;
-    set_text(a, "patient", p, "address", "1 High Street");
-    set_text(b, "patient", p, "address", "2 Low Road");
-    exchange(a, b);
+    patient_on_both(&n, p);
+    const cellref address = {"patient", p, "address"};
+    edit_concurrently(&n, 30, 20, address, "1 High Street", "2 Low Road");
+    exchange(n.a, n.b);
     const char *both[] = {"1 High Street", "2 Low Road"};
-    expect(a, "A", "patient", p, "address", 2, both, "1 High Street", false);
-    expect(b, "B", "patient", p, "address", 2, both, "1 High Street", false);
-    same_digest(a, b);
-    node_store_close(a);
-    node_store_close(b);
+    expect_everywhere(&n, address, 2, both, "1 High Street", false);
+    nodes_close(&n);
 }
 END_TEST
 
@@ -399,24 +441,20 @@ END_TEST
 START_TEST(test_ranked_column_confirmed_wins)
 {
     /* _i = 0: the confirming write has the later hlc; _i = 1: the refuting one has. */
-    test_clock ca = {BASE_MS}, cb = {BASE_MS};
-    node_store *a = mk("a", &ca), *b = mk("b", &cb);
+    nodes n;
+    nodes_open(&n, 2, BASE_MS);
     uint8_t p[SCHEMA_ID_LEN], al[SCHEMA_ID_LEN];
-    insert_patient(a, "Brown", p);
-    insert_allergy(a, p, al);
-    exchange(a, b);
-    ca.ms += _i == 0 ? 50 : 10;
-    cb.ms += _i == 0 ? 10 : 50;
-    crdt_hlc hc = set_text(a, "allergy", al, "verification", "confirmed");
-    crdt_hlc hr = set_text(b, "allergy", al, "verification", "refuted");
-    ck_assert(_i == 0 ? hc > hr : hr > hc);
-    exchange(a, b);
+    insert_patient(n.a, "Brown", p);
+    insert_allergy(n.a, p, al);
+    exchange(n.a, n.b);
+    const cellref verification = {"allergy", al, "verification"};
+    edit_hlcs h = edit_concurrently(&n, _i == 0 ? 50 : 10, _i == 0 ? 10 : 50, verification,
+                                    "confirmed", "refuted");
+    ck_assert(_i == 0 ? h.a > h.b : h.b > h.a);
+    exchange(n.a, n.b);
     const char *both[] = {"confirmed", "refuted"};
-    expect(a, "A", "allergy", al, "verification", 2, both, "confirmed", true);
-    expect(b, "B", "allergy", al, "verification", 2, both, "confirmed", true);
-    same_digest(a, b);
-    node_store_close(a);
-    node_store_close(b);
+    expect_everywhere(&n, verification, 2, both, "confirmed", true);
+    nodes_close(&n);
 }
 END_TEST
 
