@@ -261,8 +261,15 @@ int node_store_batch_commit(node_store *st, sn_err *err)
         node_store_batch_abort(st);
         return batch_lost_error(st, err);
     }
+    int rc = 0;
+    if (st->self_dirty) {
+        node_origin_state os = {.held = st->self_held, .applied = st->self_held};
+        memcpy(os.link, st->self_link, 32);
+        st->self_dirty = false;
+        rc = node_origin_state_put(st, st->self_idx, &os, err);
+    }
     st->batch_depth = 0;
-    return node_txn_end(st, 0, err);
+    return node_txn_end(st, rc, err);
 }
 
 void node_store_batch_abort(node_store *st)
@@ -327,6 +334,36 @@ int node_origin_intern(node_store *st, const crdt_origin *o, uint32_t *idx, sn_e
     return 0;
 }
 
+/* This node's own commits are made only here, gap-free, so its head is the last own row of
+ * the log: the truth after any rollback, whatever the origin row says. */
+static int self_state_reload(node_store *st, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT key, link FROM commit_log WHERE key BETWEEN ?1"
+                                " AND ?2 ORDER BY key DESC LIMIT 1", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading this node's last commit");
+    sqlite3_bind_int64(s, 1, NODE_LOG_KEY(st->self_idx, 1));
+    sqlite3_bind_int64(s, 2, NODE_LOG_KEY(st->self_idx, NODE_SEQ_MAX));
+    rc = sqlite3_step(s);
+    st->self_held = 0;
+    memset(st->self_link, 0, sizeof st->self_link);
+    if (rc == SQLITE_ROW) {
+        st->self_held = (uint64_t)sqlite3_column_int64(s, 0) & NODE_SEQ_MAX;
+        if (sqlite3_column_bytes(s, 1) == 32)
+            memcpy(st->self_link, sqlite3_column_blob(s, 1), 32);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return node_store_fail(st, rc, err, "reading this node's last commit");
+    st->self_dirty = false;
+    node_origin_state os;
+    rc = node_origin_state_get(st, st->self_idx, &os, err);
+    if (rc == 0)
+        st->self_dirty = os.held != st->self_held;
+    return rc;
+}
+
 int node_origins_reload(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -357,17 +394,16 @@ int node_origins_reload(node_store *st, sn_err *err)
     if (st->self_idx == 0)
         return sn_err_set(err, SN_ECORRUPT, "store '%s': this node's own origin is missing",
                           st->dir);
-    node_origin_state os;
-    rc = node_origin_state_get(st, st->self_idx, &os, err);
-    if (rc != 0)
-        return rc;
-    st->self_held = os.held;
-    memcpy(st->self_link, os.link, sizeof st->self_link);
-    return 0;
+    return self_state_reload(st, err);
 }
 
 int node_origin_state_get(node_store *st, uint32_t idx, node_origin_state *out, sn_err *err)
 {
+    if (idx == st->self_idx && st->self_dirty) {
+        *out = (node_origin_state){.held = st->self_held, .applied = st->self_held};
+        memcpy(out->link, st->self_link, 32);
+        return 0;
+    }
     sqlite3_stmt *s = st->stmts[ST_ORIGIN_GET];
     sqlite3_bind_int64(s, 1, idx);
     int rc = sqlite3_step(s);

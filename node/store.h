@@ -85,7 +85,8 @@ void node_write_abort(node_write *w); /* NULL is a no-op */
 /* Group many local commits in one transaction (bulk entry, benchmarks); nothing in it is
  * durable before batch_commit returns 0. A failed commit inside a batch is rolled back
  * alone, except when SQLite had to abandon the whole transaction (out of memory): then the
- * batch is lost, and every later write and batch_commit fail with SN_EIO saying so. */
+ * batch is lost, and every later write and batch_commit fail with SN_EIO saying so. While
+ * a batch is open, this node's own entry in `counts` and history reads may lag. */
 SN_NODISCARD int node_store_batch_begin(node_store *st, sn_err *err);
 SN_NODISCARD int node_store_batch_commit(node_store *st, sn_err *err);
 void node_store_batch_abort(node_store *st);

@@ -100,7 +100,7 @@ static int bind_meta(node_store *st, sqlite3_stmt *s, const uint8_t row[16],
 }
 
 static int apply_insert(node_store *st, const schema_table *t, const schema_commit *c,
-                        const schema_change *ch, uint32_t origin_idx, sn_err *err)
+                        const schema_change *ch, uint32_t origin_idx, bool fresh, sn_err *err)
 {
     node_table_stmts *ts;
     int rc = node_table_stmts_get(st, t, &ts, err);
@@ -109,9 +109,12 @@ static int apply_insert(node_store *st, const schema_table *t, const schema_comm
     crdt_dot dot = {.origin = c->origin, .seq = c->seq};
 
     /* Is the row here already: a bare row of early cell writes, or (never from honest nodes)
-     * another insert of the same id? */
-    sqlite3_bind_blob(ts->select, 1, ch->row, 16, SQLITE_STATIC);
-    int src = sqlite3_step(ts->select);
+     * another insert of the same id? Not for a local commit's fresh ids. */
+    int src = SQLITE_DONE;
+    if (!fresh) {
+        sqlite3_bind_blob(ts->select, 1, ch->row, 16, SQLITE_STATIC);
+        src = sqlite3_step(ts->select);
+    }
     bool exists = src == SQLITE_ROW;
     bool inserted = exists && sqlite3_column_type(ts->select, 0) != SQLITE_NULL;
     crdt_dot old = {0};
@@ -220,7 +223,7 @@ static int apply_set(node_store *st, const schema_table *t, const schema_column 
 }
 
 int node_apply_commit(node_store *st, const schema_commit *c, uint32_t origin_idx,
-                      const node_row_filter *only, sn_err *err)
+                      const node_row_filter *only, bool local, sn_err *err)
 {
     for (size_t i = 0; i < c->nchanges; i++) {
         const schema_change *ch = &c->changes[i];
@@ -229,7 +232,7 @@ int node_apply_commit(node_store *st, const schema_commit *c, uint32_t origin_id
             continue; /* unknown tables wait in the log for an upgrade */
         int rc = 0;
         if (ch->op == SCHEMA_OP_INSERT) {
-            rc = apply_insert(st, t, c, ch, origin_idx, err);
+            rc = apply_insert(st, t, c, ch, origin_idx, local, err);
         } else if (ch->op == SCHEMA_OP_SET) {
             const schema_column *col = schema_column_by_id(t, ch->col);
             if (col != NULL)
@@ -291,7 +294,7 @@ static int apply_origin(node_store *st, uint32_t idx, size_t budget, size_t *don
         rc = load_commit(st, idx, os.applied + 1, &body, &c, err);
         if (rc != 0)
             break;
-        rc = node_apply_commit(st, c, idx, NULL, err);
+        rc = node_apply_commit(st, c, idx, NULL, false, err);
         if (rc == 0 && !crdt_clock_observe(&st->clock, c->hlc, now)) {
             /* A clock far ahead is applied but never drags ours forward: flag it. */
             sqlite3_bind_int64(st->stmts[ST_ORIGIN_SKEW], 1, idx);
@@ -639,7 +642,7 @@ int node_store_rematerialize(node_store *st, const node_rowref *rows, size_t n, 
             rc = load_commit(st, idx, seq, &body, &c, err);
             if (rc != 0)
                 break;
-            rc = node_apply_commit(st, c, idx, f, err);
+            rc = node_apply_commit(st, c, idx, f, false, err);
             schema_commit_free(c);
             sn_free(body);
         }

@@ -58,8 +58,9 @@ struct node_store {
     uint32_t self_idx;
     node_open_opts opts;
     crdt_clock clock;
-    uint64_t self_held;             /* own seq; cached, restored after a rollback */
+    uint64_t self_held;             /* own seq; re-derived from the log after a rollback */
     uint8_t self_link[32];          /* chain link at self_held */
+    bool self_dirty;                /* origin row behind self_held (written at batch commit) */
     /* Origins get small local indices (never sent, never used to break ties): */
     crdt_vv origin_index;           /* origin -> idx, a vector whose "seq" is the index */
     crdt_origin *by_idx;            /* idx -> origin (entry 0 unused) */
@@ -127,10 +128,11 @@ SN_NODISCARD int node_cell_store(node_store *st, const schema_table *t, const sc
                                  const uint8_t row[16], const crdt_mv *m, sn_err *err);
 
 /* Apply one decoded commit (already stored in the log) to the materialized state. When
- * `only` is not NULL, changes to rows outside it are skipped (rematerialize). */
+ * `only` is not NULL, changes to rows outside it are skipped (rematerialize). `local`
+ * says the commit was just made here, so its inserts are of fresh ids no row has. */
 typedef struct node_row_filter node_row_filter;
 SN_NODISCARD int node_apply_commit(node_store *st, const schema_commit *c, uint32_t origin_idx,
-                                   const node_row_filter *only, sn_err *err);
+                                   const node_row_filter *only, bool local, sn_err *err);
 /* Apply every held, not yet applied commit, apply_batch per transaction. */
 SN_NODISCARD int node_apply_pending(node_store *st, size_t *applied, sn_err *err);
 

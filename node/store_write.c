@@ -165,12 +165,6 @@ static int check_reference(node_write *w, const schema_table *t, const schema_co
     return SN_ENOTFOUND;
 }
 
-static int field_cmp(const void *a, const void *b)
-{
-    const schema_field *x = a, *y = b;
-    return (int)x->col - (int)y->col;
-}
-
 int node_write_insert(node_write *w, uint16_t table, const schema_field *fields,
                       size_t nfields, uint8_t row_out[SCHEMA_ID_LEN], sn_err *err)
 {
@@ -217,6 +211,7 @@ int node_write_insert(node_write *w, uint16_t table, const schema_field *fields,
     w->n++; /* owned by the write from here on */
     ch->op = SCHEMA_OP_INSERT;
     ch->table = table;
+    /* In column-id order: schema tables list their columns in id order. */
     for (size_t c = 0; c < t->ncols; c++) {
         const schema_column *col = &t->cols[c];
         schema_value v = schema_value_nil();
@@ -234,7 +229,6 @@ int node_write_insert(node_write *w, uint16_t table, const schema_field *fields,
         }
         ch->fields[ch->nfields++] = (schema_field){.col = col->id, .value = v};
     }
-    qsort(ch->fields, ch->nfields, sizeof *ch->fields, field_cmp);
     schema_id_generate(ch->row, node_now_ms(w->st));
     memcpy(row_out, ch->row, SCHEMA_ID_LEN);
     return 0;
@@ -356,8 +350,9 @@ int node_write_commit(node_write *w, node_commit_info *info, sn_err *err)
         rc = node_stmt_exec(st, s, err, "storing a commit");
     }
     if (rc == 0)
-        rc = node_apply_commit(st, &c, st->self_idx, NULL, err);
-    if (rc == 0) {
+        rc = node_apply_commit(st, &c, st->self_idx, NULL, true, err);
+    /* Inside a batch the origin row is written once, at batch commit. */
+    if (rc == 0 && st->batch_depth == 0) {
         node_origin_state os = {.held = seq, .applied = seq};
         memcpy(os.link, link, 32);
         rc = node_origin_state_put(st, st->self_idx, &os, err);
@@ -366,6 +361,7 @@ int node_write_commit(node_write *w, node_commit_info *info, sn_err *err)
     if (rc == 0) {
         st->self_held = seq;
         memcpy(st->self_link, link, 32);
+        st->self_dirty = st->batch_depth > 0;
         if (info != NULL)
             *info = (node_commit_info){.seq = seq, .hlc = c.hlc};
     }
