@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "base/alloc.h"
 #include "crdt/hlc.h"
 
 void node_config_defaults(node_config *c)
@@ -16,6 +18,8 @@ void node_config_defaults(node_config *c)
 
 int node_config_duration_ms(const char *text, uint64_t *out)
 {
+    if (text[0] < '0' || text[0] > '9') /* strtoull would skip blanks and accept '-' */
+        return SN_EINVAL;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(text, &end, 10);
@@ -46,8 +50,10 @@ typedef struct parse_ctx {
 
 static int fail(parse_ctx *p, const char *section, const char *name, const char *why)
 {
-    snprintf(p->problem, sizeof p->problem, "[%s] %s: %s", section, name, why);
-    return 0; /* libinih: 0 stops at this line and reports it */
+    /* libinih goes on past a bad line but reports the first one: keep its problem. */
+    if (p->problem[0] == '\0')
+        snprintf(p->problem, sizeof p->problem, "[%s] %s: %s", section, name, why);
+    return 0;
 }
 
 static int copy_setting(parse_ctx *p, const char *section, const char *name, const char *value,
@@ -95,27 +101,107 @@ static int on_setting(void *user, const char *section, const char *name, const c
                 "[log] level, journal)");
 }
 
-int node_config_load(node_config *c, const char *path, bool optional, sn_err *err)
+/* libinih (Debian's build) splits lines longer than this; refuse them clearly instead. */
+#define CONFIG_LINE_MAX 199
+#define CONFIG_FILE_MAX (1u << 20)
+
+static int read_whole(const char *path, bool optional, char **out, bool *missing, sn_err *err)
 {
+    *out = NULL;
+    *missing = false;
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         int e = errno;
-        if (optional && e == ENOENT)
+        *missing = e == ENOENT;
+        if (optional && *missing)
             return 0;
         return sn_err_set(err, e == ENOENT ? SN_ECONFIG : SN_EIO,
                           "cannot read configuration '%s': %s", path, strerror(e));
     }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > CONFIG_FILE_MAX) {
+        fclose(f);
+        return sn_err_set(err, SN_ECONFIG, "configuration '%s' is not a regular file of at "
+                          "most %u bytes", path, CONFIG_FILE_MAX);
+    }
+    char *buf = sn_malloc((size_t)sb.st_size + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return sn_err_set(err, SN_ENOMEM, "out of memory reading '%s'", path);
+    }
+    size_t n = fread(buf, 1, (size_t)sb.st_size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        sn_free(buf);
+        return sn_err_set(err, SN_EIO, "cannot read configuration '%s'", path);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+/* The [section] in force at `line` (1-based), for messages about lines libinih rejects. */
+static void section_at(const char *text, int line, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", "");
+    int at = 1;
+    for (const char *p = text; *p != '\0' && at < line; at++) {
+        const char *end = strchr(p, '\n');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *q = p + strspn(p, " \t");
+        const char *close = memchr(q, ']', len - (size_t)(q - p));
+        if (*q == '[' && close != NULL)
+            snprintf(out, cap, "%.*s", (int)(close - q - 1), q + 1);
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+}
+
+static int check_line_lengths(const char *path, const char *text, sn_err *err)
+{
+    int line = 1;
+    for (const char *p = text; *p != '\0'; line++) {
+        const char *end = strchr(p, '\n');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (len > CONFIG_LINE_MAX) {
+            char section[64];
+            section_at(text, line, section, sizeof section);
+            return sn_err_set(err, SN_ECONFIG, "%s:%d: [%s] line is %zu characters long; at "
+                              "most %d are allowed", path, line, section, len, CONFIG_LINE_MAX);
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+int node_config_load(node_config *c, const char *path, bool optional, sn_err *err)
+{
+    char *text;
+    bool missing;
+    int rc = read_whole(path, optional, &text, &missing, err);
+    if (rc != 0 || text == NULL)
+        return rc;
+    rc = check_line_lengths(path, text, err);
     node_config next = *c;
     parse_ctx p = {.c = &next};
-    int line = ini_parse_file(f, on_setting, &p);
-    fclose(f);
-    if (line != 0) {
-        if (p.problem[0] == '\0')
-            snprintf(p.problem, sizeof p.problem, "not a 'name = value' line or [section]");
-        sn_err_set(err, SN_ECONFIG, "%s:%d: %s", path, line, p.problem);
-        sn_err_hint(err, "fix the setting, or see the configuration section of the README");
-        return SN_ECONFIG;
+    int line = rc == 0 ? ini_parse_string(text, on_setting, &p) : 0;
+    if (rc == 0 && line != 0) {
+        if (p.problem[0] == '\0') {
+            char section[64];
+            section_at(text, line, section, sizeof section);
+            snprintf(p.problem, sizeof p.problem, "[%s]: not a 'name = value' line or a "
+                     "[section]", section);
+        }
+        rc = sn_err_set(err, SN_ECONFIG, "%s:%d: %s", path, line, p.problem);
     }
-    *c = next;
-    return 0;
+    sn_free(text);
+    if (rc == SN_ECONFIG)
+        sn_err_hint(err, "fix the setting, or see the configuration section of the README");
+    if (rc == 0)
+        *c = next;
+    return rc;
 }

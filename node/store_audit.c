@@ -108,7 +108,7 @@ int node_audit_append(node_store *st, const char *user, const char *os_user,
         sqlite3_bind_int64(ins, 3, (int64_t)ev.hlc);
         sqlite3_bind_text(ins, 4, user, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 5, os_user, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 6, act, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 6, act, 1, SQLITE_STATIC); /* act outlives the step */
         if (patient != NULL)
             sqlite3_bind_blob(ins, 7, patient, 16, SQLITE_STATIC);
         sqlite3_bind_text(ins, 8, detail, -1, SQLITE_STATIC);

@@ -47,6 +47,10 @@ int node_change_patient(node_store *st, const schema_change *ch, uint8_t out[SCH
     return rc;
 }
 
+/* patient_link and its other_id column (schema ids never change). */
+#define LINK_TABLE 3
+#define LINK_OTHER 2
+
 static int id_cmp(const void *a, const void *b) { return memcmp(a, b, SCHEMA_ID_LEN); }
 
 /* `ids` is sorted (node_store_patient_component sorts it). */
@@ -68,12 +72,18 @@ static int commit_matches(node_store *st, const schema_commit *c, const node_log
         return 0;
     *match = false;
     for (size_t i = 0; i < c->nchanges && !*match; i++) {
+        const schema_change *ch = &c->changes[i];
         uint8_t p[SCHEMA_ID_LEN];
         bool found;
-        int rc = node_change_patient(st, &c->changes[i], p, &found, err);
+        int rc = node_change_patient(st, ch, p, &found, err);
         if (rc != 0)
             return rc;
         *match = found && in_ids(ids, nids, p);
+        /* A link is about both of the patients it joins. */
+        for (size_t k = 0; !*match && ch->op == SCHEMA_OP_INSERT && ch->table == LINK_TABLE &&
+                           k < ch->nfields; k++)
+            *match = ch->fields[k].col == LINK_OTHER && ch->fields[k].value.kind == SCHEMA_V_ID &&
+                     in_ids(ids, nids, ch->fields[k].value.u.id);
     }
     return 0;
 }

@@ -22,6 +22,11 @@
     X(node_files_suite)                                                                    \
     X(node_fault_suite)                                                                    \
     X(node_review_suite)                                                                   \
+    X(node_users_suite)                                                                    \
+    X(node_audit_suite)                                                                    \
+    X(node_history_suite)                                                                  \
+    X(node_config_suite)                                                                   \
+    X(schema_nhs_suite)                                                                    \
     X(convergence_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));

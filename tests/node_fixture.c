@@ -366,3 +366,53 @@ void two_writers(world *w, node_store *b, node_store *c, uint8_t p[ID_LEN])
     deliver(c, b);
     ck_assert_uint_ge(counts(b).conflicts, 1);
 }
+
+/* ---- stores closed by the teardown ------------------------------------------------------ */
+
+static node_store *g_tracked[8];
+
+static node_store *track(node_store *st)
+{
+    for (size_t i = 0; i < 8; i++) {
+        if (g_tracked[i] == NULL) {
+            g_tracked[i] = st;
+            return st;
+        }
+    }
+    node_store_close(st);
+    ck_abort_msg("more than 8 tracked stores open");
+    return NULL;
+}
+
+node_store *mk_tracked(const char *name, test_clock *clock, char *dir)
+{
+    return track(mk(name, clock, dir));
+}
+
+node_store *reopen_tracked(const char *dir, test_clock *clock)
+{
+    return track(reopen(dir, clock));
+}
+
+void close_tracked(node_store *st)
+{
+    for (size_t i = 0; i < 8 && st != NULL; i++)
+        if (g_tracked[i] == st)
+            g_tracked[i] = NULL;
+    node_store_close(st);
+}
+
+void tracked_teardown(void)
+{
+    for (size_t i = 0; i < 8; i++) {
+        node_store_close(g_tracked[i]);
+        g_tracked[i] = NULL;
+    }
+}
+
+TCase *tracked_tcase(Suite *s, const char *name)
+{
+    TCase *tc = fixture_tcase(s, name);
+    tcase_add_checked_fixture(tc, NULL, tracked_teardown);
+    return tc;
+}

@@ -183,4 +183,16 @@ void world_end(world *w);
  * also inserts and retracts another; b ends holding every commit. */
 void two_writers(world *w, node_store *b, node_store *c, uint8_t p[ID_LEN]);
 
+/* ---- stores closed by the teardown, so a failing test leaks nothing under CK_FORK=no ----- */
+
+/* mk / reopen, remembering the store (at most 8 at a time) for tracked_teardown. */
+node_store *mk_tracked(const char *name, test_clock *clock, char *dir);
+node_store *reopen_tracked(const char *dir, test_clock *clock);
+/* Close a tracked store now and forget it; NULL is a no-op. */
+void close_tracked(node_store *st);
+/* Checked teardown: close every tracked store still open. */
+void tracked_teardown(void);
+/* fixture_tcase with tracked_teardown as its checked teardown. */
+TCase *tracked_tcase(Suite *s, const char *name);
+
 #endif
