@@ -164,7 +164,7 @@ int cli_group_dispatch(cli_ctx *ctx, const char *group, const char *group_help,
         int rc = sn_buf_appendf(&ctx->out, &err, "usage: outpost %s SUBCOMMAND ...\n\n%s\n"
                                 "Subcommands:\n", group, group_help);
         for (size_t k = 0; rc == 0 && k < nsubs; k++)
-            rc = sn_buf_appendf(&ctx->out, &err, "  %-9s  %s\n", subs[k].name,
+            rc = sn_buf_appendf(&ctx->out, &err, "  %-10s  %s\n", subs[k].name,
                                 subs[k].summary);
         if (rc == 0)
             rc = sn_buf_appendf(&ctx->out, &err,

@@ -140,7 +140,7 @@ static int cmd_list(cli_ctx *ctx, int argc, char **argv)
     sn_err err = SN_ERR_INIT;
     node_store *st = NULL;
     conflict_set cs = {0};
-    int rc = cli_store_open(ctx, &st, &err);
+    int rc = cli_store_open_user(ctx, &st, &err);
     if (rc == 0)
         rc = node_store_conflicts_each(st, collect, &cs, &err);
     if (rc == 0)
@@ -213,7 +213,7 @@ static int cmd_show(cli_ctx *ctx, int argc, char **argv)
     node_store *st = NULL;
     node_cell *cell = NULL;
     node_row *row = NULL;
-    int rc = cli_store_open(ctx, &st, &err);
+    int rc = cli_store_open_user(ctx, &st, &err);
     /* A cell of a row never seen reads as empty; say the row is unknown instead. */
     if (rc == 0 && (rc = node_store_row_get(st, t->id, id, &row, &err)) == SN_ENOTFOUND)
         cli_hint_other_table(st, t, p.pos[1], id, &err);
@@ -244,7 +244,7 @@ static int cmd_resolve(cli_ctx *ctx, int argc, char **argv)
     node_commit_info info;
     char hex[2 * SCHEMA_ID_LEN + 1];
     schema_id_format(hex, id);
-    int rc = cli_store_open(ctx, &st, &err);
+    int rc = cli_store_open_user(ctx, &st, &err);
     if (rc == 0 && (rc = node_store_cell_get(st, t->id, id, c->id, &cell, &err)) == SN_ENOTFOUND)
         cli_hint_other_table(st, t, p.pos[1], id, &err);
     if (rc == 0 && !cell->conflict) {

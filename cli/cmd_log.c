@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/args.h"
@@ -73,9 +74,16 @@ static int cmd_export(cli_ctx *ctx, int argc, char **argv)
     size_t count = 0;
     int rc = peer != NULL ? node_vecfile_read(&vv, peer, &err) : 0;
     if (rc == 0)
-        rc = cli_store_open(ctx, &st, &err);
+        rc = cli_store_open_user(ctx, &st, &err);
     if (rc == 0)
         rc = node_logfile_export(st, peer != NULL ? &vv : NULL, out, &count, &err);
+    if (rc == 0) {
+        /* Records leaving the node are audited, whoever carries the file. */
+        char detail[NODE_AUDIT_DETAIL_MAX + 1];
+        snprintf(detail, sizeof detail, "log export: %zu commit%s to '%.400s'", count,
+                 count == 1 ? "" : "s", out);
+        rc = cli_audit(ctx, st, NODE_AUDIT_EXPORT, NULL, detail, &err);
+    }
     if (rc == 0 && ctx->json) {
         rc = sn_buf_appendf(&ctx->out, &err, "{\"exported\":%zu,\"file\":", count);
         if (rc == 0)
@@ -126,7 +134,20 @@ static const cli_sub log_subs[] = {
 
 int cli_cmd_log(cli_ctx *ctx, int argc, char **argv)
 {
+    /* `outpost log` alone, or with options, reads the history; a word picks a subcommand. */
+    int i = 0;
+    while (i < argc && strcmp(argv[i], "--json") == 0)
+        i++;
+    if (i == argc || (cli_arg_is_option(argv[i]) && !cli_arg_is_help(argv[i])))
+        return cli_cmd_history(ctx, argc, argv);
     return cli_group_dispatch(ctx, "log",
+                              "With no subcommand, list the commits this store holds: who\n"
+                              "recorded what, when and at which site, oldest first.\n"
+                              "  outpost log [--patient ID] [--user ID] [--json]\n"
+                              "    --patient ID   only commits about this patient or one merged\n"
+                              "                   with it (the listing is audited as a read)\n"
+                              "    --user ID      only commits authored or entered by ID\n"
+                              "\n"
                               "Log files carry commits between sites by hand (USB stick,\n"
                               "e-mail) when there is no network link between them.\n",
                               log_subs, sizeof log_subs / sizeof log_subs[0], argc, argv);

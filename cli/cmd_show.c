@@ -142,49 +142,80 @@ static int show_meta_json(sn_buf *b, const node_row *r, sn_err *err)
                           r->dot.seq, hlc);
 }
 
-/* Render row r (text or JSON) into b, fetching the sibling sets of conflicted columns. */
-static int show_row(const cli_ctx *ctx, node_store *st, const node_row *r, sn_buf *b,
-                    sn_err *err)
+int cli_row_json(node_store *st, const node_row *r, sn_buf *b, sn_err *err)
 {
     const schema_table *t = r->table;
-    char hex[2 * SCHEMA_ID_LEN + 1];
+    char hex[CLI_ID_HEX];
     schema_id_format(hex, r->id);
-    int width = (int)strlen("entered-by") + 2;
-    for (size_t i = 0; i < t->ncols; i++)
-        if ((int)strlen(t->cols[i].name) + 2 > width)
-            width = (int)strlen(t->cols[i].name) + 2;
-    int rc = ctx->json ? sn_buf_appendf(b, err, "{\"table\":\"%s\",\"id\":\"%s\"", t->name, hex)
-                       : sn_buf_appendf(b, err, "%s %s%s\n", t->name, hex,
-                                        r->retracted ? "  RETRACTED" : "");
-    if (rc == 0 && ctx->json)
+    int rc = sn_buf_appendf(b, err, "\"table\":\"%s\",\"id\":\"%s\"", t->name, hex);
+    if (rc == 0)
         rc = show_meta_json(b, r, err);
-    if (rc == 0 && ctx->json)
+    if (rc == 0)
         rc = sn_buf_append_str(b, ",\"columns\":{", err);
     for (size_t i = 0; rc == 0 && i < t->ncols; i++) {
         const schema_column *c = &t->cols[i];
         node_cell *cell = NULL;
         if (r->conflict[i])
             rc = node_store_cell_get(st, t->id, r->id, c->id, &cell, err);
-        if (rc == 0 && ctx->json) {
+        if (rc == 0)
             rc = sn_buf_appendf(b, err, "%s\"%s\":{\"value\":", i > 0 ? "," : "", c->name);
-            if (rc == 0)
-                rc = cli_json_value(b, &r->values[i], err);
-            if (rc == 0)
-                rc = sn_buf_append_str(b, cell != NULL ? ",\"conflict\":true,\"siblings\":"
-                                                       : ",\"conflict\":false",
-                                       err);
-            if (rc == 0 && cell != NULL)
-                rc = cli_siblings_json(b, cell, err);
-            if (rc == 0)
-                rc = sn_buf_append_str(b, "}", err);
-        } else if (rc == 0) {
-            rc = show_column_text(b, c, &r->values[i], cell, width, err);
-        }
+        if (rc == 0)
+            rc = cli_json_value(b, &r->values[i], err);
+        if (rc == 0)
+            rc = sn_buf_append_str(b, cell != NULL ? ",\"conflict\":true,\"siblings\":"
+                                                   : ",\"conflict\":false",
+                                   err);
+        if (rc == 0 && cell != NULL)
+            rc = cli_siblings_json(b, cell, err);
+        if (rc == 0)
+            rc = sn_buf_append_str(b, "}", err);
         node_cell_free(cell);
     }
-    if (rc == 0)
-        rc = ctx->json ? sn_buf_append_str(b, "}}\n", err) : show_meta_text(b, r, width, err);
-    return rc;
+    return rc != 0 ? rc : sn_buf_append_str(b, "}", err);
+}
+
+/* Render row r as text into b, fetching the sibling sets of conflicted columns. */
+static int show_row_text(node_store *st, const node_row *r, sn_buf *b, sn_err *err)
+{
+    const schema_table *t = r->table;
+    char hex[CLI_ID_HEX];
+    schema_id_format(hex, r->id);
+    int width = (int)strlen("entered-by") + 2;
+    for (size_t i = 0; i < t->ncols; i++)
+        if ((int)strlen(t->cols[i].name) + 2 > width)
+            width = (int)strlen(t->cols[i].name) + 2;
+    int rc = sn_buf_appendf(b, err, "%s %s%s\n", t->name, hex, r->retracted ? "  RETRACTED" : "");
+    for (size_t i = 0; rc == 0 && i < t->ncols; i++) {
+        const schema_column *c = &t->cols[i];
+        node_cell *cell = NULL;
+        if (r->conflict[i])
+            rc = node_store_cell_get(st, t->id, r->id, c->id, &cell, err);
+        if (rc == 0)
+            rc = show_column_text(b, c, &r->values[i], cell, width, err);
+        node_cell_free(cell);
+    }
+    return rc != 0 ? rc : show_meta_text(b, r, width, err);
+}
+
+/* A viewed row that belongs to a patient is a read of that patient's record. */
+static int show_audit(cli_ctx *ctx, node_store *st, const node_row *r, sn_err *err)
+{
+    uint8_t patient[SCHEMA_ID_LEN];
+    bool found = false;
+    int rc = cli_row_patient(st, r->table->id, r->id, patient, &found, err);
+    if (rc != 0 || !found)
+        return rc;
+    char detail[96], hex[CLI_ID_HEX];
+    schema_id_format(hex, r->id);
+    snprintf(detail, sizeof detail, "show %s %s", r->table->name, hex);
+    return cli_audit(ctx, st, NODE_AUDIT_READ, patient, detail, err);
+}
+
+const schema_value *cli_row_value(const node_row *r, const char *name)
+{
+    static const schema_value nil = {.kind = SCHEMA_V_NIL};
+    const schema_column *c = schema_column_by_name(r->table, name);
+    return c != NULL ? &r->values[schema_column_index(r->table, c->id)] : &nil;
 }
 
 void cli_hint_other_table(node_store *st, const schema_table *t, const char *id_text,
@@ -214,14 +245,23 @@ int cli_cmd_show(cli_ctx *ctx, int argc, char **argv)
     node_row *row = NULL;
     int rc = cli_id_parse(p.pos[1], id, &err);
     if (rc == 0)
-        rc = cli_store_open(ctx, &st, &err);
+        rc = cli_store_open_user(ctx, &st, &err);
     if (rc == 0) {
         rc = node_store_row_get(st, t->id, id, &row, &err);
         if (rc == SN_ENOTFOUND)
             cli_hint_other_table(st, t, p.pos[1], id, &err);
     }
+    if (rc == 0 && ctx->json) {
+        rc = sn_buf_append_str(&ctx->out, "{", &err);
+        if (rc == 0)
+            rc = cli_row_json(st, row, &ctx->out, &err);
+        if (rc == 0)
+            rc = sn_buf_append_str(&ctx->out, "}\n", &err);
+    } else if (rc == 0) {
+        rc = show_row_text(st, row, &ctx->out, &err);
+    }
     if (rc == 0)
-        rc = show_row(ctx, st, row, &ctx->out, &err);
+        rc = show_audit(ctx, st, row, &err);
     node_row_free(row);
     node_store_close(st);
     return cli_finish(rc, &err);
@@ -383,7 +423,7 @@ int cli_cmd_list(cli_ctx *ctx, int argc, char **argv)
     int rc = ctx->json ? sn_buf_append_str(&ctx->out, "[", &err)
                        : cli_grid_init(&ls.grid, ls.nkey + 2, header, &err);
     if (rc == 0)
-        rc = cli_store_open(ctx, &st, &err);
+        rc = cli_store_open_user(ctx, &st, &err);
     if (rc == 0)
         rc = node_store_rows_each(st, t->id, fcol != NULL ? fcol->id : 0, &fval, list_each, &ls,
                                   &err);

@@ -1,5 +1,6 @@
-/* cli/main.c - the `outpost` command: global options, dispatch to subcommands, error
- * printing, and the stdout document written only when a command succeeds. */
+/* cli/main.c - the `outpost` command: global options, the configuration file, who runs
+ * it, dispatch to subcommands, error printing, and the stdout document written only when
+ * a command succeeds. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "base/alloc.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "cli/args.h"
 
 typedef int (*cmd_fn)(cli_ctx *ctx, int argc, char **argv);
@@ -20,14 +22,22 @@ static const struct command {
     cmd_fn fn;
     const char *summary;
 } commands[] = {
-    {"init", cli_cmd_init, "create this site's store"},
-    {"add", cli_cmd_add, "record a new row: a patient, an encounter, an allergy, ..."},
+    {"init", cli_cmd_init, "create this site's store, with you as its administrator"},
+    {"user", cli_cmd_user, "add, list and disable the clinicians of this node"},
+    {"patient", cli_cmd_patient, "register, find, show, update and merge patients"},
+    {"encounter", cli_cmd_encounter, "record a consultation"},
+    {"note", cli_cmd_note, "write a note under a heading in a consultation"},
+    {"allergy", cli_cmd_allergy, "record an allergy or intolerance"},
+    {"condition", cli_cmd_condition, "record a problem or diagnosis"},
+    {"observation", cli_cmd_observation, "record a measurement or finding"},
+    {"add", cli_cmd_add, "record a new row of any table"},
     {"set", cli_cmd_set, "change a mutable field of a row"},
     {"retract", cli_cmd_retract, "mark a row entered in error (or undo a retraction)"},
     {"show", cli_cmd_show, "show one row, its conflicts and who recorded it"},
     {"list", cli_cmd_list, "list the rows of a table, optionally filtered"},
     {"conflicts", cli_cmd_conflicts, "list, show and resolve conflicting edits"},
-    {"log", cli_cmd_log, "export and import log files carried between sites"},
+    {"log", cli_cmd_log, "who recorded what; export and import log files"},
+    {"audit", cli_cmd_audit, "who viewed or changed which record; verify the audit log"},
     {"vector", cli_cmd_vector, "print or save what this store holds, for a peer's export"},
     {"digest", cli_cmd_digest, "fingerprint of the records: equal stores, equal digests"},
     {"status", cli_cmd_status, "name, origin, counts and held vector of the store"},
@@ -35,16 +45,21 @@ static const struct command {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static const char global_usage[] =
-    "usage: outpost [--store DIR] [--json] [--author NAME] COMMAND [ARGS...]\n"
+    "usage: outpost [--store DIR] [--config FILE] [--as CLINICIAN] [--json] COMMAND ...\n"
     "\n"
     "Outpost keeps one site's clinical records, works with no network at all, and\n"
-    "exchanges records with other sites by carrying log files between them.\n"
+    "exchanges records with other sites by carrying log files between them. You act as\n"
+    "the clinician an administrator mapped to your OS login ('outpost user add').\n"
     "\n"
     "Global options (before COMMAND):\n"
-    "  --store DIR     the store directory (default: $OUTPOST_STORE, else ./outpost-data)\n"
-    "  --json          machine-readable output (also accepted after COMMAND)\n"
-    "  --author NAME   record writes under NAME instead of the OS user name\n"
-    "  -h, --help      this help\n"
+    "  --store DIR      the store directory (default: $OUTPOST_STORE, else [node] store\n"
+    "                   in the configuration, else ./outpost-data)\n"
+    "  --config FILE    the configuration file (default: $OUTPOST_CONFIG, else\n"
+    "                   " NODE_CONFIG_DEFAULT_PATH " when it exists)\n"
+    "  --as CLINICIAN   administrators: record for clinician CLINICIAN; you are\n"
+    "                   recorded as the one who entered it\n"
+    "  --json           machine-readable output (also accepted after COMMAND)\n"
+    "  -h, --help       this help\n"
     "\n"
     "Commands:\n";
 
@@ -72,22 +87,12 @@ int cli_finish(int rc, const sn_err *err)
     return rc == 0 ? 0 : cli_fail(err);
 }
 
-int cli_store_open(const cli_ctx *ctx, node_store **out, sn_err *err)
-{
-    int rc = node_store_open(out, ctx->store_dir, NULL, err);
-    if (rc == SN_ENOTFOUND && err != NULL && err->hint[0] == '\0')
-        sn_err_hint(err, "create it with 'outpost --store %s init --name NAME', or pass "
-                         "--store DIR (or set OUTPOST_STORE) to use another store",
-                    ctx->store_dir);
-    return rc;
-}
-
 static int print_global_usage(cli_ctx *ctx)
 {
     sn_err err = SN_ERR_INIT;
     int rc = sn_buf_append_str(&ctx->out, global_usage, &err);
     for (size_t i = 0; rc == 0 && i < NCOMMANDS; i++)
-        rc = sn_buf_appendf(&ctx->out, &err, "  %-10s  %s\n", commands[i].name,
+        rc = sn_buf_appendf(&ctx->out, &err, "  %-11s  %s\n", commands[i].name,
                             commands[i].summary);
     if (rc == 0)
         rc = sn_buf_append_str(&ctx->out,
@@ -117,16 +122,56 @@ static int cmd_help(cli_ctx *ctx, int argc, char **argv)
     return c->fn(ctx, argc > 1 ? 2 : 1, args);
 }
 
-/* The author of writes when --author is not given: the OS user name. */
+/* The login name running the command. */
 static const char *os_user(void)
 {
     static char name[SCHEMA_NAME_MAX];
+#ifdef SN_TESTABLE
+    /* Test builds only (debug, asan): lets the CLI tests act as several OS users in one
+     * account. Release builds compile this away, so nobody can claim another login. */
+    const char *test = getenv("OUTPOST_TEST_OS_USER");
+    if (test != NULL && test[0] != '\0') {
+        snprintf(name, sizeof name, "%s", test);
+        return name;
+    }
+#endif
     struct passwd *pw = getpwuid(geteuid());
     if (pw != NULL && pw->pw_name != NULL && pw->pw_name[0] != '\0')
         snprintf(name, sizeof name, "%s", pw->pw_name);
     else
         snprintf(name, sizeof name, "uid%lu", (unsigned long)geteuid());
     return name;
+}
+
+/* Read the configuration (--config, $OUTPOST_CONFIG, or the default file when it exists),
+ * apply its logging settings and pick the store directory. */
+static int config_setup(cli_ctx *ctx, sn_err *err)
+{
+    node_config_defaults(&ctx->config);
+    const char *path = ctx->config_path;
+    const char *env = getenv("OUTPOST_CONFIG");
+    if (path == NULL && env != NULL && env[0] != '\0')
+        path = env;
+    bool optional = path == NULL;
+    if (path == NULL)
+        path = NODE_CONFIG_DEFAULT_PATH;
+    int rc = node_config_load(&ctx->config, path, optional, err);
+    if (rc != 0)
+        return rc;
+    ctx->config_path = path;
+    sn_log_set_level(ctx->config.log_level);
+    sn_log_set_output(stderr, ctx->config.log_journal);
+    sn_log_debug("configuration '%s'%s", path, optional ? " (read when it exists)" : "");
+    if (ctx->store_dir == NULL) {
+        const char *store = getenv("OUTPOST_STORE");
+        if (store != NULL && store[0] != '\0')
+            ctx->store_dir = store;
+        else if (ctx->config.store[0] != '\0')
+            ctx->store_dir = ctx->config.store;
+        else
+            ctx->store_dir = "outpost-data";
+    }
+    return 0;
 }
 
 /* Parse the global options; *next gets the index of the command word. Returns 0, 1 when
@@ -150,8 +195,10 @@ static int parse_globals(cli_ctx *ctx, int argc, char **argv, int *next)
         const char **slot = NULL;
         if (cli_name_equal(name, n, "store"))
             slot = &ctx->store_dir;
-        else if (cli_name_equal(name, n, "author"))
-            slot = &ctx->author;
+        else if (cli_name_equal(name, n, "config"))
+            slot = &ctx->config_path;
+        else if (cli_name_equal(name, n, "as"))
+            slot = &ctx->as;
         else
             return cli_usage_error(NULL, "unknown option '%s'", arg);
         if (value == NULL) {
@@ -161,6 +208,8 @@ static int parse_globals(cli_ctx *ctx, int argc, char **argv, int *next)
         }
         if (value[0] == '\0')
             return cli_usage_error(NULL, "option --%.*s needs a non-empty value", (int)n, name);
+        if (*slot != NULL)
+            return cli_usage_error(NULL, "option --%.*s given twice", (int)n, name);
         *slot = value;
     }
     *next = i;
@@ -198,20 +247,15 @@ int main(int argc, char **argv)
         status = CLI_EX_USAGE;
         goto done;
     }
-    if (ctx.store_dir == NULL) {
-        const char *env = getenv("OUTPOST_STORE");
-        ctx.store_dir = env != NULL && env[0] != '\0' ? env : "outpost-data";
-    }
-    if (ctx.author == NULL)
-        ctx.author = os_user();
-    sn_err err = SN_ERR_INIT;
-    if (sn_hash_init(&err) != 0) {
-        status = cli_fail(&err);
-        goto done;
-    }
+    ctx.os_user = os_user();
     const char *word = argv[next];
     if (strcmp(word, "help") == 0) {
         status = cmd_help(&ctx, argc - next - 1, argv + next + 1);
+        goto done;
+    }
+    sn_err err = SN_ERR_INIT;
+    if (config_setup(&ctx, &err) != 0 || sn_hash_init(&err) != 0) {
+        status = cli_fail(&err);
         goto done;
     }
     const struct command *c = command_find(word);

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -166,8 +167,31 @@ int cli_text_bytes(sn_buf *b, const void *s, size_t n, sn_err *err)
     return rc;
 }
 
+/* A real for people: the shortest digits that read back as the same number, written
+ * without an exponent in the range clinical values live in (120, not 1.2e+02). */
+static int real_text(sn_buf *b, double r, sn_err *err)
+{
+    char tmp[64];
+    int prec = 1;
+    for (; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, r);
+        if (!isfinite(r) || strtod(tmp, NULL) == r)
+            break;
+    }
+    double mag = r < 0 ? -r : r;
+    const char *e = strchr(tmp, 'e');
+    if (isfinite(r) && e != NULL && mag >= 1e-6 && mag < 1e15) {
+        int exp10 = (int)strtol(e + 1, NULL, 10); /* %g wrote d.ddde+XX */
+        int decimals = prec - 1 - exp10;
+        snprintf(tmp, sizeof tmp, "%.*f", decimals > 0 ? decimals : 0, r);
+    }
+    return sn_buf_append_str(b, tmp, err);
+}
+
 int cli_text_value(sn_buf *b, const schema_value *v, sn_err *err)
 {
+    if (v->kind == SCHEMA_V_REAL)
+        return real_text(b, v->u.r, err);
     switch (v->kind) {
     case SCHEMA_V_NIL: return 0;
     case SCHEMA_V_TEXT: return cli_text_bytes(b, v->u.s.p, v->u.s.n, err);
@@ -203,16 +227,21 @@ void cli_origin_format(char out[static CLI_ORIGIN_MAX], const crdt_origin *o, bo
              o->epoch);
 }
 
-void cli_hlc_format(char out[static CLI_HLC_MAX], crdt_hlc h)
+void cli_time_format(char out[static CLI_HLC_MAX], uint64_t ms)
 {
-    uint64_t ms = CRDT_HLC_MS(h);
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     char day[32];
     if (gmtime_r(&secs, &tm) == NULL || strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
         snprintf(day, sizeof day, "@%" PRIu64, ms / 1000);
-    snprintf(out, CLI_HLC_MAX, "%s.%03uZ/%u", day, (unsigned)(ms % 1000),
-             (unsigned)CRDT_HLC_COUNTER(h));
+    snprintf(out, CLI_HLC_MAX, "%s.%03uZ", day, (unsigned)(ms % 1000));
+}
+
+void cli_hlc_format(char out[static CLI_HLC_MAX], crdt_hlc h)
+{
+    cli_time_format(out, CRDT_HLC_MS(h));
+    size_t n = strlen(out);
+    snprintf(out + n, CLI_HLC_MAX - n, "/%u", (unsigned)CRDT_HLC_COUNTER(h));
 }
 
 int cli_json_vv(sn_buf *b, const crdt_vv *vv, sn_err *err)

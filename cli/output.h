@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -43,6 +44,8 @@ SN_NODISCARD int cli_value_strdup(const schema_value *v, char **out, sn_err *err
 
 /* Format an origin into out: full replica hex or its first 8 digits, then "/epoch". */
 void cli_origin_format(char out[static CLI_ORIGIN_MAX], const crdt_origin *o, bool short_form);
+/* Format wall-clock milliseconds as UTC "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+void cli_time_format(char out[static CLI_HLC_MAX], uint64_t ms);
 /* Format a clock time as UTC "YYYY-MM-DDTHH:MM:SS.mmmZ/<counter>". */
 void cli_hlc_format(char out[static CLI_HLC_MAX], crdt_hlc h);
 
