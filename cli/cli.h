@@ -129,11 +129,12 @@ SN_NODISCARD int cli_records_set(cli_ctx *ctx, node_store *st, const schema_tabl
 SN_NODISCARD int cli_value_parse(const schema_table *t, const schema_column *c,
                                  const char *text, schema_value *v, sn_err *err);
 
-/* For patient.nhs_number: check the typed number (modulus 11, DOMAIN.md section 2) and
- * replace *v by its 10 digits, kept in `digits`. Other columns and nil values pass as
- * they are. SN_EINVAL saying what is wrong with the number. */
-SN_NODISCARD int cli_nhs_value(const schema_table *t, const schema_column *c, schema_value *v,
-                               char digits[static 11], sn_err *err);
+/* The same, and for patient.nhs_number first reduce the typed number to its 10 digits
+ * (kept in `nhs_digits`, 11 bytes) so "943 476 5919" is stored as 9434765919; the schema
+ * then checks the modulus-11 digit. nhs_digits NULL: no reduction. */
+SN_NODISCARD int cli_value_parse_nhs(const schema_table *t, const schema_column *c,
+                                     const char *text, schema_value *v, char *nhs_digits,
+                                     sn_err *err);
 
 /* Append the new row's id: "<hex>\n", or {"id":"<hex>"} with --json. */
 SN_NODISCARD int cli_print_id(cli_ctx *ctx, const uint8_t id[SCHEMA_ID_LEN], sn_err *err);

@@ -78,19 +78,8 @@ static int add_help(cli_ctx *ctx, const cli_form *f)
     return cli_finish(rc, &err);
 }
 
-int cli_value_parse(const schema_table *t, const schema_column *c, const char *text,
-                    schema_value *v, sn_err *err)
-{
-    int rc = schema_value_parse(t, c, text, v, err);
-    if (rc == 0)
-        rc = schema_value_validate(t, c, v, true, err);
-    if (rc != 0 && err != NULL && err->hint[0] == '\0')
-        sn_err_hint(err, "'outpost add %s --help' describes its columns", t->name);
-    return rc;
-}
-
-int cli_nhs_value(const schema_table *t, const schema_column *c, schema_value *v,
-                  char digits[static 11], sn_err *err)
+static int nhs_value(const schema_table *t, const schema_column *c, schema_value *v,
+                     char digits[static 11], sn_err *err)
 {
     if (strcmp(t->name, "patient") != 0 || strcmp(c->name, "nhs_number") != 0 ||
         v->kind != SCHEMA_V_TEXT)
@@ -105,6 +94,26 @@ int cli_nhs_value(const schema_table *t, const schema_column *c, schema_value *v
     if (rc == 0)
         *v = schema_value_text(digits);
     return rc;
+}
+
+int cli_value_parse_nhs(const schema_table *t, const schema_column *c, const char *text,
+                        schema_value *v, char *nhs_digits, sn_err *err)
+{
+    /* An NHS number is stored as its ten digits: drop spaces and hyphens before checking. */
+    int rc = schema_value_parse(t, c, text, v, err);
+    if (rc == 0 && nhs_digits != NULL)
+        rc = nhs_value(t, c, v, nhs_digits, err);
+    if (rc == 0)
+        rc = schema_value_validate(t, c, v, true, err);
+    if (rc != 0 && err != NULL && err->hint[0] == '\0')
+        sn_err_hint(err, "'outpost add %s --help' describes its columns", t->name);
+    return rc;
+}
+
+int cli_value_parse(const schema_table *t, const schema_column *c, const char *text,
+                    schema_value *v, sn_err *err)
+{
+    return cli_value_parse_nhs(t, c, text, v, NULL, err);
 }
 
 int cli_print_id(cli_ctx *ctx, const uint8_t id[SCHEMA_ID_LEN], sn_err *err)
@@ -167,9 +176,7 @@ int cli_records_set(cli_ctx *ctx, node_store *st, const schema_table *t,
     }
     schema_value v;
     char digits[11];
-    int rc = cli_value_parse(t, c, text, &v, err);
-    if (rc == 0)
-        rc = cli_nhs_value(t, c, &v, digits, err);
+    int rc = cli_value_parse_nhs(t, c, text, &v, digits, err);
     cli_txn tx;
     if (rc == 0 && (rc = cli_txn_begin(&tx, ctx, st, err)) == 0) {
         if ((rc = cli_txn_set(&tx, t, id, c, &v, err)) == 0)

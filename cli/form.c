@@ -104,8 +104,7 @@ static int parse_option(cli_form *f, int argc, char **argv, int *i)
     if (extra != NULL)
         return f->extra(f->extra_ctx, extra, value, &err) != 0 ? cli_fail(&err) : 0;
     schema_value v;
-    if (cli_value_parse(f->table, c, value, &v, &err) != 0 ||
-        cli_nhs_value(f->table, c, &v, f->nhs, &err) != 0)
+    if (cli_value_parse_nhs(f->table, c, value, &v, f->nhs, &err) != 0)
         return cli_fail(&err);
     cli_form_put(f, c->name, v);
     return 0;

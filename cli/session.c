@@ -135,27 +135,25 @@ void cli_txn_abort(cli_txn *tx)
 
 int cli_txn_commit(cli_txn *tx, node_commit_info *info, sn_err *err)
 {
-    node_commit_info local;
-    if (info == NULL)
-        info = &local;
-    int rc = node_write_commit(tx->w, info, err);
-    tx->w = NULL;
-    if (rc != 0)
-        return rc;
+    /* The audit event goes into the commit's own transaction: never one without the other. */
     const cli_ctx *ctx = tx->ctx;
+    const node_user *me = cli_actor(ctx);
     char detail[NODE_AUDIT_DETAIL_MAX + 1], more[48] = "", who[NODE_USER_ID_MAX + 32] = "";
     if (tx->nchanges > 1)
         snprintf(more, sizeof more, " and %zu more change%s", tx->nchanges - 1,
                  tx->nchanges == 2 ? "" : "s");
     if (ctx->entered_by.id[0] != '\0')
         snprintf(who, sizeof who, " (entered for %s)", ctx->author.id);
-    snprintf(detail, sizeof detail, "commit %" PRIu64 ": %s%s%s", info->seq, tx->first, more,
-             who);
-    rc = cli_audit(ctx, tx->st, (node_audit_action)tx->action,
-                   tx->has_patient ? tx->patient : NULL, detail, err);
-    if (rc != 0)
-        sn_err_prefix(err, "commit %" PRIu64 " was stored, but its audit event was not",
-                      info->seq);
+    snprintf(detail, sizeof detail, "%.300s%s%s", tx->first, more, who);
+    int rc = node_write_audit(tx->w, me->id, ctx->os_user, (node_audit_action)tx->action,
+                              tx->has_patient ? tx->patient : NULL, detail, err);
+    if (rc != 0) {
+        cli_txn_abort(tx);
+        return rc;
+    }
+    sn_log_info("audit %c by %s: %s", (char)tx->action, me->id, detail);
+    rc = node_write_commit(tx->w, info, err);
+    tx->w = NULL;
     return rc;
 }
 

@@ -39,6 +39,14 @@ SN_NODISCARD int node_audit_append(node_store *st, const char *user, const char 
                                    node_audit_action action, const uint8_t *patient,
                                    const char *detail, sn_err *err);
 
+/* Attach an audit event to a local write: it is appended in the commit's own transaction,
+ * so a commit is never stored without its event (nor the event without the commit). The
+ * detail is stored as "commit SEQ: <detail>". Copies its arguments. SN_EINVAL for an
+ * over-long detail, SN_ENOMEM. */
+SN_NODISCARD int node_write_audit(node_write *w, const char *user, const char *os_user,
+                                  node_audit_action action, const uint8_t *patient,
+                                  const char *detail, sn_err *err);
+
 /* Events in order, optionally only those about `patient` (NULL: all) and/or by `user`
  * (NULL: all). Strings are borrowed for the call. */
 typedef int (*node_audit_fn)(void *ctx, const node_audit_event *ev, sn_err *err);

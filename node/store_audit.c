@@ -65,17 +65,15 @@ static void read_event(sqlite3_stmt *s, node_audit_event *ev)
 
 #define EVENT_COLS "seq, wall_ms, hlc, user, os_user, action, patient, detail, hash"
 
-int node_audit_append(node_store *st, const char *user, const char *os_user,
-                      node_audit_action action, const uint8_t *patient, const char *detail,
-                      sn_err *err)
+int node_audit_append_in_txn(node_store *st, const char *user, const char *os_user,
+                             char action, const uint8_t *patient, const char *detail,
+                             sn_err *err)
 {
     if (strlen(detail) > NODE_AUDIT_DETAIL_MAX)
         return sn_err_set(err, SN_EINVAL, "audit detail longer than %d bytes",
                           NODE_AUDIT_DETAIL_MAX);
-    int rc = node_txn_begin(st, err);
-    if (rc != 0)
-        return rc;
     sqlite3_stmt *last = NULL, *ins = NULL;
+    int rc = 0;
     int src = sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
                                  -1, &last, NULL);
     if (src == SQLITE_OK)
@@ -85,7 +83,7 @@ int node_audit_append(node_store *st, const char *user, const char *os_user,
         rc = node_store_fail(st, src, err, "writing the audit log");
     uint8_t prev[32] = {0};
     node_audit_event ev = {.wall_ms = node_now_ms(st), .user = user, .os_user = os_user,
-                           .action = (char)action, .has_patient = patient != NULL,
+                           .action = action, .has_patient = patient != NULL,
                            .detail = detail, .seq = 1};
     if (rc == 0) {
         src = sqlite3_step(last);
@@ -102,7 +100,7 @@ int node_audit_append(node_store *st, const char *user, const char *os_user,
         if (patient != NULL)
             memcpy(ev.patient, patient, 16);
         event_hash(prev, &ev, ev.hash);
-        char act[2] = {(char)action, '\0'};
+        char act[2] = {action, '\0'};
         sqlite3_bind_int64(ins, 1, (int64_t)ev.seq);
         sqlite3_bind_int64(ins, 2, (int64_t)ev.wall_ms);
         sqlite3_bind_int64(ins, 3, (int64_t)ev.hlc);
@@ -119,6 +117,17 @@ int node_audit_append(node_store *st, const char *user, const char *os_user,
         rc = node_store_meta_hlc_put(st, err);
     sqlite3_finalize(last);
     sqlite3_finalize(ins);
+    return rc;
+}
+
+int node_audit_append(node_store *st, const char *user, const char *os_user,
+                      node_audit_action action, const uint8_t *patient, const char *detail,
+                      sn_err *err)
+{
+    int rc = node_txn_begin(st, err);
+    if (rc != 0)
+        return rc;
+    rc = node_audit_append_in_txn(st, user, os_user, (char)action, patient, detail, err);
     return node_txn_end(st, rc, err);
 }
 

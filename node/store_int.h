@@ -145,6 +145,11 @@ SN_NODISCARD int node_store_schema_version_get(node_store *st, int64_t *v, sn_er
  * add tables and columns, then apply the parts of commits kept for later. */
 SN_NODISCARD int node_store_upgrade(node_store *st, sn_err *err);
 
+/* Append an audit event inside the caller's transaction (store_audit.c). */
+SN_NODISCARD int node_audit_append_in_txn(node_store *st, const char *user, const char *os_user,
+                                          char action, const uint8_t *patient,
+                                          const char *detail, sn_err *err);
+
 /* Current wall time per the store's clock source. */
 uint64_t node_now_ms(const node_store *st);
 

@@ -96,7 +96,7 @@ int node_user_by_os(node_store *st, const char *os_user, node_user *out, sn_err 
                   os_user, out, "no enabled user is mapped to OS user", err);
 }
 
-int node_user_add(node_store *st, const node_user *u, sn_err *err)
+int node_user_check(const node_user *u, sn_err *err)
 {
     int rc = check_ident("user id", u->id, err);
     if (rc == 0)
@@ -104,6 +104,12 @@ int node_user_add(node_store *st, const node_user *u, sn_err *err)
     if (rc == 0 && (u->name[0] == '\0' || strlen(u->name) > NODE_USER_NAME_MAX))
         rc = sn_err_set(err, SN_EINVAL, "user name must be 1 to %d bytes long",
                         NODE_USER_NAME_MAX);
+    return rc;
+}
+
+int node_user_add(node_store *st, const node_user *u, sn_err *err)
+{
+    int rc = node_user_check(u, err);
     if (rc != 0)
         return rc;
     node_user other;

@@ -1,10 +1,13 @@
 /* node/store_write.c - local writes: one node_write gathers the changes of one commit,
  * checks them (including the referential checks that run at local write only), and
  * commits them atomically: log body, chain link and materialized state together. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "node/audit.h"
+#include "node/users.h"
 #include "node/store_int.h"
 
 struct node_write {
@@ -17,6 +20,15 @@ struct node_write {
     void **owned; /* copies of text values, freed with the write */
     size_t nowned;
     size_t owned_cap;
+    struct {             /* an audit event to append with the commit */
+        bool wanted;
+        char action;
+        bool has_patient;
+        uint8_t patient[16];
+        char user[NODE_USER_ID_MAX + 1];
+        char os_user[NODE_USER_ID_MAX + 1];
+        char detail[NODE_AUDIT_DETAIL_MAX + 1];
+    } audit;
 };
 
 static int own(node_write *w, void *p, sn_err *err)
@@ -311,6 +323,28 @@ static int fill_contexts(node_write *w, sn_err *err)
     return 0;
 }
 
+int node_write_audit(node_write *w, const char *user, const char *os_user,
+                     node_audit_action action, const uint8_t *patient, const char *detail,
+                     sn_err *err)
+{
+    /* Leave room for the "commit SEQ: " prefix added at commit. */
+    if (strlen(detail) > NODE_AUDIT_DETAIL_MAX - 32)
+        return sn_err_set(err, SN_EINVAL, "audit detail longer than %d bytes",
+                          NODE_AUDIT_DETAIL_MAX - 32);
+    if (strlen(user) > NODE_USER_ID_MAX || strlen(os_user) > NODE_USER_ID_MAX)
+        return sn_err_set(err, SN_EINVAL, "audit user names longer than %d bytes",
+                          NODE_USER_ID_MAX);
+    w->audit.wanted = true;
+    w->audit.action = (char)action;
+    w->audit.has_patient = patient != NULL;
+    if (patient != NULL)
+        memcpy(w->audit.patient, patient, 16);
+    snprintf(w->audit.user, sizeof w->audit.user, "%s", user);
+    snprintf(w->audit.os_user, sizeof w->audit.os_user, "%s", os_user);
+    snprintf(w->audit.detail, sizeof w->audit.detail, "%s", detail);
+    return 0;
+}
+
 int node_write_commit(node_write *w, node_commit_info *info, sn_err *err)
 {
     node_store *st = w->st;
@@ -351,6 +385,15 @@ int node_write_commit(node_write *w, node_commit_info *info, sn_err *err)
     }
     if (rc == 0)
         rc = node_apply_commit(st, &c, st->self_idx, NULL, true, err);
+    if (rc == 0 && w->audit.wanted) {
+        /* node_write_audit left 32 bytes of room for this prefix. */
+        char detail[NODE_AUDIT_DETAIL_MAX + 64];
+        snprintf(detail, sizeof detail, "commit %llu: %s", (unsigned long long)seq,
+                 w->audit.detail);
+        rc = node_audit_append_in_txn(st, w->audit.user, w->audit.os_user, w->audit.action,
+                                      w->audit.has_patient ? w->audit.patient : NULL, detail,
+                                      err);
+    }
     /* Inside a batch the origin row is written once, at batch commit. */
     if (rc == 0 && st->batch_depth == 0) {
         node_origin_state os = {.held = seq, .applied = seq};

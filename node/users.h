@@ -31,6 +31,10 @@ typedef struct node_user {
 const char *node_role_name(node_role r);
 SN_NODISCARD int node_role_parse(const char *s, node_role *out);
 
+/* Check a user's fields without a store (ids, OS user, name): what node_user_add checks
+ * before looking at other users. 0 or SN_EINVAL saying which rule failed. */
+SN_NODISCARD int node_user_check(const node_user *u, sn_err *err);
+
 /* Add a user. Ids are 1..64 bytes of letters, digits and ". _ - @"; the OS user must not
  * be mapped to another enabled user. SN_EINVAL saying which rule failed. */
 SN_NODISCARD int node_user_add(node_store *st, const node_user *u, sn_err *err);

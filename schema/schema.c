@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "schema/nhs.h"
 
 /* Shorthands for the column tables below. Ids, names, types and kinds are frozen once
  * released: add columns with new ids, never change or reuse one. */
@@ -68,10 +69,23 @@ static const char *const observation_status_codes[] = {"final", "amended", "corr
 static const char *const observation_status_rank[] = {"entered-in-error", "corrected", "amended",
                                                       "final", NULL};
 
+/* A stored NHS number is exactly its 10 digits (callers strip spaces first) with a valid
+ * check digit. */
+static int nhs_number_stored(const char *text, size_t n, sn_err *err)
+{
+    char typed[16], digits[11];
+    if (n != 10)
+        return sn_err_set(err, SN_EINVAL, "NHS number '%.*s' must be stored as exactly 10 digits",
+                          (int)(n > 20 ? 20 : n), text);
+    memcpy(typed, text, n);
+    typed[n] = '\0';
+    return schema_nhs_number_check(typed, digits, err);
+}
+
 /* ---- tables ------------------------------------------------------------------------ */
 
 static const schema_column patient_cols[] = {
-    {MV_COL(1, "nhs_number", SCHEMA_T_TEXT, LATEST, REVIEW),
+    {MV_COL(1, "nhs_number", SCHEMA_T_TEXT, LATEST, REVIEW), .local_check = nhs_number_stored,
      .help = "NHS number: 10 digits with a valid check digit"},
     {MV_COL(2, "nhs_number_status", SCHEMA_T_CODE, LATEST, AUTO), .codes = nhs_status_codes,
      .help = "NHS number trace status: 01 verified ... 08 postponed (baby under 6 weeks)"},
@@ -455,6 +469,13 @@ int schema_value_validate(const schema_table *t, const schema_column *c, const s
         return sn_err_set(err, SN_EINVAL, "%s.%s: the text contains a NUL character", t->name,
                           c->name);
     const char *s = (const char *)v->u.s.p;
+    if (c->local_check != NULL) {
+        int rc = c->local_check(s, v->u.s.n, err);
+        if (rc != 0) {
+            sn_err_prefix(err, "%s.%s", t->name, c->name);
+            return rc;
+        }
+    }
     switch (c->type) {
     case SCHEMA_T_DATE:
         if (!schema_date_is_valid(s, v->u.s.n))

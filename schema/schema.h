@@ -50,6 +50,9 @@ typedef struct schema_column {
     uint16_t ref_table;    /* SCHEMA_T_REF: table id, or SCHEMA_REF_ANY */
     const char *const *codes; /* SCHEMA_T_CODE: NULL-terminated allowed values */
     const char *const *rank;  /* CRDT_DISPLAY_RANKED: NULL-terminated, safest first */
+    /* Extra rule checked at local write for text values (e.g. the NHS check digit): 0 or
+     * SN_EINVAL with a message. NULL when none. */
+    int (*local_check)(const char *text, size_t n, sn_err *err);
     const char *help;
 } schema_column;
 

@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "node/audit.h"
 #include "node/store.h"
+#include "schema/schema.h"
 #include "tests/node_fixture.h"
 #include "tests/support.h"
 
@@ -101,6 +102,51 @@ static void three_events(node_store *st, test_clock *clock, const uint8_t *p, co
     CK_OK(node_audit_append(st, "dr.a", "alice", NODE_AUDIT_ADMIN, NULL, "added user dr.c",
                             &err));
 }
+
+/* ===== audit with a commit ============================================================= */
+
+/* The event travels in the commit's transaction: a commit that fails leaves no event, and a
+ * stored commit always has its event, naming the commit. */
+START_TEST(test_write_audit_is_atomic_with_its_commit)
+{
+    test_clock clock = {BASE_MS};
+    node_store *st = mk_tracked("atomic", &clock, NULL);
+    uint8_t p[ID_LEN];
+    insert_patient(st, "Brown", p);
+    uint64_t commits = counts(st).commits;
+    const schema_table *pt = schema_table_by_name("patient");
+    schema_field f = {.col = schema_column_by_name(pt, "family")->id,
+                      .value = schema_value_text("White")};
+    for (int attempt = 0; attempt < 2; attempt++) {
+        sn_err err = SN_ERR_INIT;
+        node_write *w = NULL;
+        uint8_t id[ID_LEN];
+        CK_OK(node_write_begin(st, "dr.a", NULL, &w, &err));
+        CK_OK(node_write_insert(w, pt->id, &f, 1, id, &err));
+        CK_OK(node_write_audit(w, "dr.a", "alice", NODE_AUDIT_CREATE, id, "insert patient",
+                               &err));
+        if (attempt == 0)
+            sn_fault_arm(SN_FP_STORE_COMMIT, 0, 1);
+        int rc = node_write_commit(w, NULL, &err);
+        bool fired = sn_fault_disarm();
+        if (attempt == 0) {
+            ck_assert(fired);
+            ck_assert_int_eq(rc, SN_EIO);
+            ck_assert_uint_eq(counts(st).commits, commits);
+            ck_assert_uint_eq(events(st, NULL, NULL).n, 0);
+            continue;
+        }
+        CK_OK(rc);
+        ck_assert_uint_eq(counts(st).commits, commits + 1);
+        ev_list l = events(st, NULL, NULL);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_str_eq(l.v[0].detail, "commit 2: insert patient");
+        ck_assert(l.v[0].has_patient && memcmp(l.v[0].patient, id, ID_LEN) == 0);
+    }
+    ck_assert_uint_eq(verified_count(st), 1);
+    close_tracked(st);
+}
+END_TEST
 
 /* ===== appending and listing =========================================================== */
 
@@ -415,5 +461,6 @@ Suite *node_audit_suite(void)
     tcase_add_test(tc, test_audit_outside_the_digest);
     tcase_add_test(tc, test_audit_detail_limit);
     tcase_add_test(tc, test_audit_append_alloc_faults);
+    tcase_add_test(tc, test_write_audit_is_atomic_with_its_commit);
     return s;
 }

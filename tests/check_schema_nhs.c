@@ -7,6 +7,7 @@
 
 #include "base/err.h"
 #include "schema/nhs.h"
+#include "schema/schema.h"
 #include "tests/support.h"
 
 /* `text` is valid and its ten digits, NUL-terminated, land in `out`. */
@@ -36,6 +37,26 @@ static void expect_invalid(const char *text, const char *says)
 }
 
 /* ===== the domain table ================================================================ */
+
+/* The schema itself refuses a bad NHS number at local write, whoever writes it; a foreign
+ * commit is only kind-checked (apply never rejects for what depends on local rules). */
+START_TEST(test_nhs_checked_by_the_schema_at_local_write)
+{
+    const schema_table *t = schema_table_by_name("patient");
+    const schema_column *c = schema_column_by_name(t, "nhs_number");
+    sn_err err = SN_ERR_INIT;
+    schema_value good = schema_value_text("9434765919"), bad = schema_value_text("9434765918"),
+                 spaced = schema_value_text("943 476 5919");
+    ck_assert_int_eq(schema_value_validate(t, c, &good, true, &err), 0);
+    ck_assert_int_eq(schema_value_validate(t, c, &bad, true, &err), SN_EINVAL);
+    ck_assert_msg(strstr(err.msg, "patient.nhs_number") != NULL &&
+                      strstr(err.msg, "check digit should be 9") != NULL, "%s", err.msg);
+    sn_err_clear(&err);
+    ck_assert_int_eq(schema_value_validate(t, c, &spaced, true, &err), SN_EINVAL);
+    sn_err_clear(&err);
+    ck_assert_int_eq(schema_value_validate(t, c, &bad, false, &err), 0);
+}
+END_TEST
 
 START_TEST(test_nhs_domain_valid_numbers)
 {
@@ -183,6 +204,7 @@ Suite *schema_nhs_suite(void)
     Suite *s = suite_create("schema_nhs_suite");
     TCase *tc = tcase_create("domain_table");
     tcase_add_test(tc, test_nhs_domain_valid_numbers);
+    tcase_add_test(tc, test_nhs_checked_by_the_schema_at_local_write);
     tcase_add_test(tc, test_nhs_spaces_and_hyphens_between_digits);
     tcase_add_test(tc, test_nhs_wrong_last_digit_names_the_right_one);
     tcase_add_test(tc, test_nhs_check_digit_ten_never_valid);

@@ -257,6 +257,15 @@ t_help_history() { check_help log --patient x; has "usage: outpost log [--patien
 
 # --- store selection and init -----------------------------------------------------------
 
+# A bad first administrator is refused before anything is made: no half-made store.
+t_init_bad_admin() {
+    op --store "$T/s" init --name Site --admin-id 'bad id' >"$T/out" 2>"$T/err" && die "init succeeded"
+    has "user id 'bad id' may hold only letters" "$T/err"
+    [ ! -e "$T/s" ] || die "init left '$T/s' behind"
+    ok op --store "$T/s" init --name Site --admin-id good.admin
+    has "admin   good.admin" "$T/out"
+}
+
 t_init() {
     ok op --store "$T/s" init --name "HMS Example"
     line '^created store /.*/s$' "$T/out"
@@ -1177,6 +1186,7 @@ for w in $(echo "$help_words" | tr '|' ' '); do
     run "help_$w" "t_help_$w"
 done
 run init t_init
+run init_bad_admin t_init_bad_admin
 run store_selection t_store_selection
 run add_show_patient t_add_show_patient
 run add_show_encounter t_add_show_encounter
