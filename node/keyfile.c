@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -88,4 +89,75 @@ void node_keyfile_remove(const char *dir)
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) < sizeof path)
         unlink(path);
+}
+
+/* One "label hex" line into `out` (n bytes). */
+static int parse_key_line(const char *path, int lineno, const char *line, const char *label,
+                          uint8_t *out, size_t n, sn_err *err)
+{
+    size_t ll = strlen(label);
+    if (strncmp(line, label, ll) != 0 || line[ll] != ' ' || strlen(line + ll + 1) != 2 * n ||
+        sn_unhex(out, n, line + ll + 1) != 0)
+        return sn_err_set(err, SN_ECORRUPT, "%s:%d: expected '%s' and %zu hex digits", path,
+                          lineno, label, 2 * n);
+    return 0;
+}
+
+int node_keyfile_load(const char *dir, struct sync_keys *k, sn_err *err)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) >= sizeof path)
+        return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return sn_err_set(err, e == ENOENT ? SN_ENOTFOUND : SN_EIO, "cannot open key file '%s': %s",
+                          path, strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return sn_err_set(err, SN_EIO, "key file '%s' is not a regular file", path);
+    }
+    if ((sb.st_mode & 077) != 0) {
+        close(fd);
+        sn_err_set(err, SN_EAUTH, "key file '%s' is readable by others (mode %03o)", path,
+                   (unsigned)(sb.st_mode & 0777));
+        sn_err_hint(err, "run: chmod 600 '%s' (and consider the keys exposed)", path);
+        return SN_EAUTH;
+    }
+    char buf[1024];
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got < 0)
+        return sn_err_set(err, SN_EIO, "cannot read key file '%s': %s", path, strerror(errno));
+    buf[got] = '\0';
+    static const char *const labels[] = {"sign-public", "sign-secret", "noise-public",
+                                         "noise-secret", "box-public", "box-secret"};
+    uint8_t *dst[] = {k->sign_pk, k->sign_sk, k->noise_pk, k->noise_sk, k->box_pk, k->box_sk};
+    size_t len[] = {sizeof k->sign_pk, sizeof k->sign_sk, sizeof k->noise_pk,
+                    sizeof k->noise_sk, sizeof k->box_pk, sizeof k->box_sk};
+    int rc = 0, lineno = 0;
+    size_t field = 0;
+    for (char *line = buf; rc == 0 && line != NULL && *line != '\0';) {
+        char *next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        lineno++;
+        if (line[0] != '#' && line[0] != '\0') {
+            if (field == 6)
+                rc = sn_err_set(err, SN_ECORRUPT, "%s:%d: unexpected line", path, lineno);
+            else
+                rc = parse_key_line(path, lineno, line, labels[field], dst[field], len[field],
+                                    err);
+            field++;
+        }
+        line = next;
+    }
+    if (rc == 0 && field != 6)
+        rc = sn_err_set(err, SN_ECORRUPT, "key file '%s' is incomplete", path);
+    sn_wipe(buf, sizeof buf);
+    if (rc != 0)
+        sync_keys_wipe(k);
+    return rc;
 }

@@ -67,6 +67,9 @@ static const char *const migrations[NODE_STORE_LAYOUT] = {
     " hlc INTEGER NOT NULL, user TEXT NOT NULL, os_user TEXT NOT NULL, action TEXT NOT NULL,"
     " patient BLOB, detail TEXT NOT NULL, hash BLOB NOT NULL);"
     "CREATE INDEX audit_patient ON audit(patient) WHERE patient IS NOT NULL;",
+    /* 3: certificates of this node and of every origin (trust anchors live in meta). */
+    "CREATE TABLE trust_cert(replica BLOB NOT NULL, serial INTEGER NOT NULL,"
+    " type INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(replica, serial)) WITHOUT ROWID;",
 };
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */
@@ -569,6 +572,27 @@ void node_store_close(node_store *st)
 
 const crdt_origin *node_store_origin(const node_store *st) { return &st->self; }
 const char *node_store_name(const node_store *st) { return st->name; }
+
+int node_meta_blob_put(node_store *st, const char *key, const void *p, size_t n, sn_err *err)
+{
+    return meta_put_blob(st, key, p, n, err);
+}
+
+int node_meta_blob_get(node_store *st, const char *key, sn_buf *out, bool *found, sn_err *err)
+{
+    sqlite3_stmt *s = st->stmts[ST_META_GET];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *found = rc == SQLITE_ROW;
+    int res = 0;
+    if (rc == SQLITE_ROW)
+        res = sn_buf_append(out, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0),
+                            err);
+    else if (rc != SQLITE_DONE)
+        res = node_store_fail(st, rc, err, "reading store metadata '%s'", key);
+    node_stmt_done(s);
+    return res;
+}
 
 int node_store_meta_hlc_put(node_store *st, sn_err *err)
 {

@@ -10,7 +10,7 @@
 #include "node/store.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
-#define NODE_STORE_LAYOUT 2
+#define NODE_STORE_LAYOUT 3
 /* Commit log rows are keyed by (origin index << 40) | seq so one rowid B-tree keeps each
  * origin's commits together and in seq order. */
 #define NODE_SEQ_BITS 40
@@ -136,6 +136,11 @@ SN_NODISCARD int node_apply_commit(node_store *st, const schema_commit *c, uint3
 /* Apply every held, not yet applied commit, apply_batch per transaction. */
 SN_NODISCARD int node_apply_pending(node_store *st, size_t *applied, sn_err *err);
 
+/* Metadata helpers (store.c): blobs by key; *found false when absent. */
+SN_NODISCARD int node_meta_blob_get(node_store *st, const char *key, sn_buf *out, bool *found,
+                                    sn_err *err);
+SN_NODISCARD int node_meta_blob_put(node_store *st, const char *key, const void *p, size_t n,
+                                    sn_err *err);
 /* Metadata helpers (store.c). */
 SN_NODISCARD int node_store_meta_hlc_put(node_store *st, sn_err *err);
 SN_NODISCARD int node_store_upgrade_tables(node_store *st, sn_err *err);

@@ -16,6 +16,7 @@
     X(schema_value_suite)                                                                  \
     X(schema_codec_suite)                                                                  \
     X(schema_hostile_suite)                                                                \
+    X(sync_unit_suite)                                                                     \
     X(node_store_suite)                                                                    \
     X(node_apply_suite)                                                                    \
     X(node_read_suite)                                                                     \
@@ -27,6 +28,9 @@
     X(node_history_suite)                                                                  \
     X(node_config_suite)                                                                   \
     X(schema_nhs_suite)                                                                    \
+    X(sync_cert_suite)                                                                     \
+    X(sync_crl_suite)                                                                      \
+    X(sync_enroll_suite)                                                                   \
     X(convergence_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));
