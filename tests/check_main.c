@@ -28,6 +28,9 @@
     X(node_history_suite)                                                                  \
     X(node_config_suite)                                                                   \
     X(schema_nhs_suite)                                                                    \
+    X(sync_cert_suite)                                                                     \
+    X(sync_crl_suite)                                                                      \
+    X(sync_enroll_suite)                                                                   \
     X(convergence_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));
