@@ -23,6 +23,7 @@
     X(node_files_suite)                                                                    \
     X(node_fault_suite)                                                                    \
     X(node_review_suite)                                                                   \
+    X(node_trust_suite)                                                                    \
     X(node_users_suite)                                                                    \
     X(node_audit_suite)                                                                    \
     X(node_history_suite)                                                                  \

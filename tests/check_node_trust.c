@@ -1,0 +1,151 @@
+/* tests/check_node_trust.c - the node's trust store: enrolment request, installing a
+ * certificate (chain, replica and keys checked, one CA only), origin certificates, and the
+ * revocation-list ratchet. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node/trust.h"
+#include "tests/node_fixture.h"
+#include "tests/support.h"
+
+typedef struct ca {
+    uint8_t pk[SYNC_SIGN_PK_LEN];
+    uint8_t sk[SYNC_SIGN_SK_LEN];
+    sync_cert root;
+} ca;
+
+static void ca_make(ca *c, const char *name)
+{
+    sn_err err = SN_ERR_INIT;
+    CK_OK(sync_sign_keypair(c->pk, c->sk, &err));
+    c->root = (sync_cert){.type = SYNC_CERT_ROOT, .serial = 1, .valid_after = 1,
+                          .valid_before = 4000000000u};
+    memcpy(c->root.sign_pk, c->pk, sizeof c->pk);
+    snprintf(c->root.name, sizeof c->root.name, "%s", name);
+    CK_OK(sync_cert_sign(&c->root, c->sk, &err));
+}
+
+/* A node certificate for `req`, issued by `c`. */
+static sync_cert issue(const ca *c, const sync_enroll_request *req, uint64_t serial)
+{
+    sn_err err = SN_ERR_INIT;
+    sync_cert n = {.type = SYNC_CERT_NODE, .serial = serial, .valid_after = 1,
+                   .valid_before = 4000000000u};
+    memcpy(n.replica, req->replica, 16);
+    memcpy(n.sign_pk, req->sign_pk, sizeof n.sign_pk);
+    memcpy(n.noise_pk, req->noise_pk, sizeof n.noise_pk);
+    memcpy(n.box_pk, req->box_pk, sizeof n.box_pk);
+    snprintf(n.name, sizeof n.name, "%s", req->name);
+    CK_OK(sync_cert_sign(&n, c->sk, &err));
+    return n;
+}
+
+static sync_crl crl_make(const ca *c, uint64_t number)
+{
+    sn_err err = SN_ERR_INIT;
+    sync_crl l = {.number = number, .issued_at = 1, .next_update = 2};
+    sync_crl_entry e = {.serial = 9, .epoch = 1, .reason = SYNC_REVOKE_LOST, .last_good_seq = 5};
+    memset(e.replica, (int)number, 16);
+    CK_OK(sync_crl_add(&l, &e, &err));
+    CK_OK(sync_crl_sign(&l, c->sk, &err));
+    return l;
+}
+
+START_TEST(test_trust_install_checks_chain_replica_keys_and_ca)
+{
+    sn_err err = SN_ERR_INIT;
+    test_clock clock = {BASE_MS};
+    node_store *a = mk_tracked("a", &clock, NULL), *b = mk_tracked("b", &clock, NULL);
+    ca good, other;
+    ca_make(&good, "Deployment CA");
+    ca_make(&other, "Another CA");
+    sync_enroll_request ra, rb;
+    CK_OK(node_trust_request(a, &ra, &err));
+    CK_OK(node_trust_request(b, &rb, &err));
+    ck_assert(memcmp(ra.replica, node_store_origin(a)->replica, 16) == 0);
+    sync_cert out;
+    CK_FAILS(node_trust_own(a, &out, &err), SN_ENOTFOUND);
+
+    /* Issued by another CA than the root offered; issued for another node. */
+    sync_cert wrong_ca = issue(&other, &ra, 2), for_b = issue(&good, &rb, 3);
+    CK_FAILS(node_trust_install(a, &wrong_ca, &good.root, &err), SN_EAUTH);
+    CK_FAILS(node_trust_install(a, &for_b, &good.root, &err), SN_EAUTH);
+    sync_cert keys_of_b = issue(&good, &ra, 4);
+    memcpy(keys_of_b.sign_pk, rb.sign_pk, sizeof rb.sign_pk);
+    CK_OK(sync_cert_sign(&keys_of_b, good.sk, &err));
+    CK_FAILS(node_trust_install(a, &keys_of_b, &good.root, &err), SN_EAUTH);
+    CK_FAILS(node_trust_ca(a, &out, &err), SN_ENOTFOUND);
+
+    sync_cert own = issue(&good, &ra, 5);
+    CK_OK(node_trust_install(a, &own, &good.root, &err));
+    CK_OK(node_trust_own(a, &out, &err));
+    ck_assert_uint_eq(out.serial, 5);
+    CK_OK(node_trust_ca(a, &out, &err));
+    ck_assert_str_eq(out.name, "Deployment CA");
+
+    /* Once pinned, another CA is refused even with a certificate it signed for us. */
+    sync_cert from_other = issue(&other, &ra, 6);
+    CK_FAILS(node_trust_install(a, &from_other, &other.root, &err), SN_EAUTH);
+
+    /* Origin certificates: from the pinned CA only. */
+    CK_OK(node_trust_cert_add(a, &for_b, &err));
+    CK_OK(node_trust_cert_get(a, rb.replica, 3, &out, &err));
+    ck_assert(memcmp(out.sign_pk, rb.sign_pk, sizeof rb.sign_pk) == 0);
+    sync_cert b_other = issue(&other, &rb, 7);
+    CK_FAILS(node_trust_cert_add(a, &b_other, &err), SN_EAUTH);
+    CK_FAILS(node_trust_cert_get(a, rb.replica, 7, &out, &err), SN_ENOTFOUND);
+    close_tracked(a);
+    close_tracked(b);
+}
+END_TEST
+
+START_TEST(test_trust_crl_never_goes_back)
+{
+    sn_err err = SN_ERR_INIT;
+    test_clock clock = {BASE_MS};
+    char dir[4096];
+    node_store *st = mk_tracked("crl", &clock, dir);
+    ca good, other;
+    ca_make(&good, "Deployment CA");
+    ca_make(&other, "Another CA");
+    sync_enroll_request r;
+    CK_OK(node_trust_request(st, &r, &err));
+    sync_cert own = issue(&good, &r, 2);
+    CK_OK(node_trust_install(st, &own, &good.root, &err));
+
+    sync_crl held;
+    CK_OK(node_trust_crl(st, &held, &err));
+    ck_assert_uint_eq(held.number, 0);
+    sync_crl_free(&held);
+
+    bool taken;
+    sync_crl two = crl_make(&good, 2), one = crl_make(&good, 1), forged = crl_make(&other, 9);
+    CK_OK(node_trust_crl_offer(st, &two, &taken, &err));
+    ck_assert(taken);
+    CK_OK(node_trust_crl_offer(st, &one, &taken, &err));
+    ck_assert(!taken);
+    CK_FAILS(node_trust_crl_offer(st, &forged, &taken, &err), SN_EAUTH);
+    ck_assert(!taken);
+    close_tracked(st);
+    st = reopen_tracked(dir, &clock);
+    CK_OK(node_trust_crl(st, &held, &err));
+    ck_assert_uint_eq(held.number, 2);
+    ck_assert_uint_eq(held.n, 1);
+    sync_crl_free(&held);
+    sync_crl_free(&two);
+    sync_crl_free(&one);
+    sync_crl_free(&forged);
+    close_tracked(st);
+}
+END_TEST
+
+Suite *node_trust_suite(void);
+Suite *node_trust_suite(void)
+{
+    Suite *s = suite_create("node_trust_suite");
+    TCase *tc = tracked_tcase(s, "trust");
+    tcase_add_test(tc, test_trust_install_checks_chain_replica_keys_and_ca);
+    tcase_add_test(tc, test_trust_crl_never_goes_back);
+    return s;
+}
