@@ -53,7 +53,8 @@ BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 all:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release build
 
-build: $(B)/outpost $(B)/check_outpost
+# The test binary needs the fault injector, compiled only into test flavours.
+build: $(B)/outpost $(if $(filter release,$(FLAVOUR)),,$(B)/check_outpost)
 
 deps:
 	$(Q)./scripts/install-deps

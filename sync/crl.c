@@ -317,3 +317,19 @@ bool sync_crl_allows(const sync_crl *crl, const crdt_origin *origin, uint64_t se
         return seq <= e->last_good_seq;
     return false;
 }
+
+uint64_t sync_crl_watermark(const sync_crl *crl, const crdt_origin *origin, uint64_t serial)
+{
+    uint64_t wm = UINT64_MAX;
+    for (size_t i = 0; i < crl->n; i++) {
+        const sync_crl_entry *e = &crl->entries[i];
+        if (e->serial != serial || memcmp(e->replica, origin->replica, 16) != 0)
+            continue;
+        uint64_t w = origin->epoch < e->epoch ? UINT64_MAX
+                     : origin->epoch == e->epoch ? e->last_good_seq
+                                                 : 0;
+        if (w < wm)
+            wm = w;
+    }
+    return wm;
+}

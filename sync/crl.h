@@ -77,6 +77,12 @@ SN_NODISCARD int sync_crl_verify(const sync_crl *crl, const uint8_t ca_pk[SYNC_S
  * last_good_seq)) decides: an earlier epoch yes, the same epoch when seq <= last_good_seq,
  * a later epoch no. Scans every entry, so it holds for an unsorted list too. */
 bool sync_crl_allows(const sync_crl *crl, const crdt_origin *origin, uint64_t seq);
+/* The highest seq of `origin` that a checkpoint signed under certificate `serial` may
+ * cover: UINT64_MAX when the list has no entry for (origin's replica, serial) or the
+ * entry's epoch is later than the origin's, the entry's last_good_seq for the same epoch,
+ * 0 for a later epoch. Per serial, so a key rotated out as superseded does not block the
+ * replica's new key. */
+uint64_t sync_crl_watermark(const sync_crl *crl, const crdt_origin *origin, uint64_t serial);
 /* The entry for a replica (the most restrictive one when there are several), or NULL. */
 const sync_crl_entry *sync_crl_find(const sync_crl *crl, const uint8_t replica[16]);
 

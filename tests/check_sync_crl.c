@@ -269,6 +269,26 @@ START_TEST(test_crl_allows_by_epoch_and_watermark)
 }
 END_TEST
 
+/* Watermarks are per certificate serial: a rotated-out key (superseded at 40) limits only
+ * the checkpoints it signs; the replica's new key is not held back by it. */
+START_TEST(test_crl_watermark_per_serial)
+{
+    sync_crl crl = {.number = 1};
+    crdt_origin r1 = org(1, 5), early = org(1, 4), late = org(1, 6), r2 = org(2, 5);
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &r1, 10), UINT64_MAX);
+    add_ok(&crl, ent(1, 10, 5, 40));
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &r1, 10), 40);
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &r1, 11), UINT64_MAX); /* the new key */
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &early, 10), UINT64_MAX);
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &late, 10), 0);
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &r2, 10), UINT64_MAX); /* other replica */
+    add_ok(&crl, ent(1, 11, 5, 90));
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &r1, 11), 90);
+    ck_assert_uint_eq(sync_crl_watermark(&crl, &r1, 10), 40);
+    sync_crl_free(&crl);
+}
+END_TEST
+
 START_TEST(test_crl_sign_refuses_bad_lists)
 {
     ca k = ca_new();
@@ -387,6 +407,7 @@ Suite *sync_crl_suite(void)
 
     tc = tcase_create("rules");
     tcase_add_test(tc, test_crl_allows_by_epoch_and_watermark);
+    tcase_add_test(tc, test_crl_watermark_per_serial);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("limits");
