@@ -177,6 +177,7 @@ SN_NODISCARD int cli_row_require(node_store *st, const char *name, const char *i
  * itself, and returns an exit status as described at the top of this file. */
 int cli_cmd_init(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_status(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_quarantine(cli_ctx *ctx, int argc, char **argv); /* cmd_quarantine.c */
 int cli_cmd_digest(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_vector(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_add(cli_ctx *ctx, int argc, char **argv);
@@ -200,5 +201,10 @@ int cli_cmd_note(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_allergy(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_condition(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_observation(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_backup(cli_ctx *ctx, int argc, char **argv);  /* cmd_backup.c */
+int cli_cmd_restore(cli_ctx *ctx, int argc, char **argv); /* cmd_backup.c */
+int cli_cmd_ca(cli_ctx *ctx, int argc, char **argv);     /* cmd_ca.c */
+int cli_cmd_enroll(cli_ctx *ctx, int argc, char **argv); /* cmd_enroll.c */
+int cli_cmd_trust(cli_ctx *ctx, int argc, char **argv);  /* cmd_enroll.c */
 
 #endif

@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/output.h"
 #include "node/logfile.h"
+#include "node/units.h"
 
 static const cli_spec export_spec = {
     .path = "log export",
@@ -103,6 +104,13 @@ static int cmd_export(cli_ctx *ctx, int argc, char **argv)
     return cli_finish(rc, &err);
 }
 
+static int count_quarantined(void *ctx, const node_quarantine *q, sn_err *err)
+{
+    (void)err;
+    *(uint64_t *)ctx += q->last - q->first + 1;
+    return 0;
+}
+
 static int cmd_import(cli_ctx *ctx, int argc, char **argv)
 {
     cli_parsed p;
@@ -111,18 +119,30 @@ static int cmd_import(cli_ctx *ctx, int argc, char **argv)
         return ex != 0 ? ex : cli_help(ctx, &import_spec);
     sn_err err = SN_ERR_INIT;
     node_store *st = NULL;
-    node_import_stats s = {0};
+    node_logfile_stats s = {0};
+    uint64_t quarantined = 0;
     int rc = cli_store_open(ctx, &st, &err);
     if (rc == 0)
         rc = node_logfile_import(st, p.pos[0], &s, &err);
     if (rc == 0)
-        rc = sn_buf_appendf(&ctx->out, &err,
-                            ctx->json ? "{\"received\":%zu,\"stored\":%zu,\"duplicates\":%zu,"
-                                        "\"waiting\":%zu,\"applied\":%zu,\"unknown\":%zu}\n"
-                                      : "received    %zu\nstored      %zu\nduplicates  %zu\n"
-                                        "waiting     %zu\napplied     %zu\nunknown     %zu\n",
-                            s.received, s.stored, s.duplicates, s.waiting, s.applied,
-                            s.unknown);
+        rc = node_store_quarantine_each(st, count_quarantined, &quarantined, &err);
+    const node_unit_stats *u = &s.units;
+    if (rc == 0)
+        rc = sn_buf_appendf(
+            &ctx->out, &err,
+            ctx->json ? "{\"units\":%zu,\"stored\":%zu,\"duplicates\":%zu,\"waiting\":%zu,"
+                        "\"applied\":%zu,\"unknown\":%zu,\"quarantined\":%llu,"
+                        "\"equivocations\":%zu,\"frozen\":%zu,\"crl\":%llu,"
+                        "\"crl_taken\":%s}\n"
+                      : "units          %zu\nstored         %zu\nduplicates     %zu\n"
+                        "waiting        %zu\napplied        %zu\nunknown        %zu\n"
+                        "quarantined    %llu\nequivocations  %zu\nfrozen         %zu\n"
+                        "revocations    %llu%s\n",
+            u->units, u->commits, u->duplicates, u->deferred, s.applied, u->unknown,
+            (unsigned long long)quarantined, u->equivocations, u->frozen,
+            (unsigned long long)s.crl_number,
+            ctx->json ? (s.crl_taken ? "true" : "false")
+                      : (s.crl_taken ? " (new list taken)" : ""));
     node_store_close(st);
     return cli_finish(rc, &err);
 }

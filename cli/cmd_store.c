@@ -183,9 +183,9 @@ static int status_text(sn_buf *b, const char *where, node_store *st, const node_
         rc = sn_buf_appendf(b, err,
                             "\norigin     %s\ncommits    %" PRIu64 "\nwaiting    %" PRIu64
                             "\nunknown    %" PRIu64 "\nconflicts  %" PRIu64
-                            "\norigins    %" PRIu64 "\nheld\n",
+                            "\nquarantined %" PRIu64 "\norigins    %" PRIu64 "\nheld\n",
                             origin, n->commits, n->waiting, n->unknown, n->conflicts,
-                            n->origins);
+                            n->quarantined, n->origins);
     for (size_t i = 0; rc == 0 && i < held->n; i++) {
         cli_origin_format(origin, &held->e[i].origin, false);
         rc = sn_buf_appendf(b, err, "  %s  %" PRIu64 "%s\n", origin, held->e[i].seq,
@@ -211,9 +211,9 @@ static int status_json(sn_buf *b, const char *where, node_store *st, const node_
         rc = sn_buf_appendf(b, err,
                             ",\"origin\":\"%s\",\"commits\":%" PRIu64 ",\"waiting\":%" PRIu64
                             ",\"unknown\":%" PRIu64 ",\"conflicts\":%" PRIu64
-                            ",\"origins\":%" PRIu64 ",\"held\":",
+                            ",\"quarantined\":%" PRIu64 ",\"origins\":%" PRIu64 ",\"held\":",
                             origin, n->commits, n->waiting, n->unknown, n->conflicts,
-                            n->origins);
+                            n->quarantined, n->origins);
     if (rc == 0)
         rc = cli_json_vv(b, held, err);
     return rc != 0 ? rc : sn_buf_append_str(b, "}\n", err);

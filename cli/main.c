@@ -41,6 +41,12 @@ static const struct command {
     {"vector", cli_cmd_vector, "print or save what this store holds, for a peer's export"},
     {"digest", cli_cmd_digest, "fingerprint of the records: equal stores, equal digests"},
     {"status", cli_cmd_status, "name, origin, counts and held vector of the store"},
+    {"quarantine", cli_cmd_quarantine, "commits held but not applied: revoked or equivocating"},
+    {"backup", cli_cmd_backup, "copy the whole store into a file, while it is in use"},
+    {"restore", cli_cmd_restore, "bring back a store from a backup (takes a new epoch)"},
+    {"enroll", cli_cmd_enroll, "request and install this node's certificate"},
+    {"trust", cli_cmd_trust, "the pinned CA, revocation lists and other nodes' certificates"},
+    {"ca", cli_cmd_ca, "the deployment's certificate authority (no store needed)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

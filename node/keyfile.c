@@ -1,4 +1,5 @@
-/* node/keyfile.c - writes the node's key pairs to a mode-0600 file at init. */
+/* node/keyfile.c - secret key files (mode 0600): the node's key pairs, written at init,
+ * and the "label hex" format shared with the CA's key. */
 #include "node/keyfile.h"
 
 #include <errno.h>
@@ -16,48 +17,31 @@
 static int append_key(sn_buf *b, const char *label, const uint8_t *k, size_t n, sn_err *err)
 {
     char hex[2 * 64 + 1];
+    if (SN_NEVER(n > 64))
+        return sn_err_set(err, SN_EINVAL, "key '%s' is longer than 64 bytes", label);
     sn_hex(hex, k, n);
     int rc = sn_buf_appendf(b, err, "%s %s\n", label, hex);
     sn_wipe(hex, sizeof hex);
     return rc;
 }
 
-int node_keyfile_create(const char *dir, sn_err *err)
+int node_keyfile_write(const char *path, const char *comment, const node_keyfile_field *f,
+                       size_t n, sn_err *err)
 {
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) >= sizeof path)
-        return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
-    sync_keys k;
-    int rc = sync_keys_generate(&k, err);
-    if (rc != 0)
-        return rc;
     sn_buf b;
     sn_buf_init(&b, 4096);
-    rc = sn_buf_append_str(&b, "# Outpost node keys: secret, keep this file mode 0600.\n", err);
-    if (rc == 0)
-        rc = append_key(&b, "sign-public", k.sign_pk, sizeof k.sign_pk, err);
-    if (rc == 0)
-        rc = append_key(&b, "sign-secret", k.sign_sk, sizeof k.sign_sk, err);
-    if (rc == 0)
-        rc = append_key(&b, "noise-public", k.noise_pk, sizeof k.noise_pk, err);
-    if (rc == 0)
-        rc = append_key(&b, "noise-secret", k.noise_sk, sizeof k.noise_sk, err);
-    if (rc == 0)
-        rc = append_key(&b, "box-public", k.box_pk, sizeof k.box_pk, err);
-    if (rc == 0)
-        rc = append_key(&b, "box-secret", k.box_sk, sizeof k.box_sk, err);
-    sync_keys_wipe(&k);
+    int rc = sn_buf_appendf(&b, err, "# %s\n", comment);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = append_key(&b, f[i].label, f[i].key, f[i].len, err);
     if (rc != 0)
         goto out;
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        if (errno == EEXIST) {
+        if (errno == EEXIST)
             rc = sn_err_set(err, SN_EINVAL, "a key file already exists at '%s'", path);
-            sn_err_hint(err, "this directory already holds a node; choose another --store");
-        } else {
+        else
             rc = sn_err_set(err, SN_EIO, "cannot create key file '%s': %s", path,
                             strerror(errno));
-        }
         goto out;
     }
     size_t off = 0;
@@ -84,6 +68,37 @@ out:
     return rc;
 }
 
+/* The node's six keys, in file order. */
+#define NODE_KEYS 6
+static void key_fields(struct sync_keys *k, node_keyfile_field f[static NODE_KEYS])
+{
+    f[0] = (node_keyfile_field){"sign-public", k->sign_pk, sizeof k->sign_pk};
+    f[1] = (node_keyfile_field){"sign-secret", k->sign_sk, sizeof k->sign_sk};
+    f[2] = (node_keyfile_field){"noise-public", k->noise_pk, sizeof k->noise_pk};
+    f[3] = (node_keyfile_field){"noise-secret", k->noise_sk, sizeof k->noise_sk};
+    f[4] = (node_keyfile_field){"box-public", k->box_pk, sizeof k->box_pk};
+    f[5] = (node_keyfile_field){"box-secret", k->box_sk, sizeof k->box_sk};
+}
+
+int node_keyfile_create(const char *dir, sn_err *err)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) >= sizeof path)
+        return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
+    sync_keys k;
+    int rc = sync_keys_generate(&k, err);
+    if (rc != 0)
+        return rc;
+    node_keyfile_field f[NODE_KEYS];
+    key_fields(&k, f);
+    rc = node_keyfile_write(path, "Outpost node keys: secret, keep this file mode 0600.", f,
+                            NODE_KEYS, err);
+    sync_keys_wipe(&k);
+    if (rc == SN_EINVAL)
+        sn_err_hint(err, "this directory already holds a node; choose another --store");
+    return rc;
+}
+
 void node_keyfile_remove(const char *dir)
 {
     char path[4096];
@@ -103,11 +118,10 @@ static int parse_key_line(const char *path, int lineno, const char *line, const 
     return 0;
 }
 
-int node_keyfile_load(const char *dir, struct sync_keys *k, sn_err *err)
+int node_keyfile_read(const char *path, const node_keyfile_field *f, size_t n, sn_err *err)
 {
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) >= sizeof path)
-        return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
+    if (SN_NEVER(n > NODE_KEYFILE_FIELDS_MAX))
+        return sn_err_set(err, SN_EINVAL, "key file '%s': too many fields asked for", path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -132,11 +146,6 @@ int node_keyfile_load(const char *dir, struct sync_keys *k, sn_err *err)
     if (got < 0)
         return sn_err_set(err, SN_EIO, "cannot read key file '%s': %s", path, strerror(errno));
     buf[got] = '\0';
-    static const char *const labels[] = {"sign-public", "sign-secret", "noise-public",
-                                         "noise-secret", "box-public", "box-secret"};
-    uint8_t *dst[] = {k->sign_pk, k->sign_sk, k->noise_pk, k->noise_sk, k->box_pk, k->box_sk};
-    size_t len[] = {sizeof k->sign_pk, sizeof k->sign_sk, sizeof k->noise_pk,
-                    sizeof k->noise_sk, sizeof k->box_pk, sizeof k->box_sk};
     int rc = 0, lineno = 0;
     size_t field = 0;
     for (char *line = buf; rc == 0 && line != NULL && *line != '\0';) {
@@ -145,18 +154,32 @@ int node_keyfile_load(const char *dir, struct sync_keys *k, sn_err *err)
             *next++ = '\0';
         lineno++;
         if (line[0] != '#' && line[0] != '\0') {
-            if (field == 6)
+            if (field == n)
                 rc = sn_err_set(err, SN_ECORRUPT, "%s:%d: unexpected line", path, lineno);
             else
-                rc = parse_key_line(path, lineno, line, labels[field], dst[field], len[field],
-                                    err);
+                rc = parse_key_line(path, lineno, line, f[field].label, f[field].key,
+                                    f[field].len, err);
             field++;
         }
         line = next;
     }
-    if (rc == 0 && field != 6)
+    if (rc == 0 && field != n)
         rc = sn_err_set(err, SN_ECORRUPT, "key file '%s' is incomplete", path);
     sn_wipe(buf, sizeof buf);
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++)
+            sn_wipe(f[i].key, f[i].len);
+    return rc;
+}
+
+int node_keyfile_load(const char *dir, struct sync_keys *k, sn_err *err)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) >= sizeof path)
+        return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
+    node_keyfile_field f[NODE_KEYS];
+    key_fields(k, f);
+    int rc = node_keyfile_read(path, f, NODE_KEYS, err);
     if (rc != 0)
         sync_keys_wipe(k);
     return rc;

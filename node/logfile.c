@@ -1,15 +1,21 @@
 /* node/logfile.c - log files carried by hand between nodes, and vector files.
  *
- * Log file, format 1 (integers big-endian):
+ * Log file, format 2 (integers big-endian):
  *   OFFSET  SIZE  MEANING
  *   0       8     magic "OUTPOSTL"
- *   8       1     format version (1); a newer one is refused with the version to install
+ *   8       1     format version (2); a newer one is refused with the version to install
  *   9       3     reserved, zero
- *   12      4     n = number of commits
- *   16      ..    n x { u32 length | commit body (schema/codec.c), at most SCHEMA_COMMIT_MAX }
+ *   12      4     n = number of sections
+ *   16      ..    n x { u8 kind | u32 length | bytes }, kinds in this order:
+ *                   1 certificate (sync/cert.h) of an origin in the file, or of the sender
+ *                   2 the sender's revocation list (sync/crl.h), at most one
+ *                   3 transfer unit (sync/unit.h): commits a..b of one origin + checkpoint
+ *                   4 head checkpoint: the sender's latest of an origin (equivocation check)
  *   end-32  32    BLAKE2b-256 of every byte before it
- * The whole file is verified before the store is touched, so a damaged or truncated file
- * changes nothing. (Signed, chained transfer units replace the checksum in format 2.) */
+ * The checksum only catches damage in transit: authenticity comes from the signed units,
+ * which the store verifies (node/units.h) before decoding anything. Import is one batch:
+ * certificates (each must chain to the pinned CA), the list, the units and the heads; any
+ * failure rolls all of it back, so a bad file changes nothing. */
 #include "node/logfile.h"
 
 #include <stdio.h>
@@ -19,59 +25,126 @@
 #include "base/buf.h"
 #include "base/hash.h"
 #include "node/fileio.h"
+#include "node/trust.h"
 
 #define LOG_MAGIC "OUTPOSTL"
-#define LOG_VERSION 1
+#define LOG_VERSION 2
 #define LOG_HEADER 16
 #define LOG_TRAILER 32
 
+enum { SEC_CERT = 1, SEC_CRL = 2, SEC_UNIT = 3, SEC_HEAD = 4 };
+
 /* ---- log files ---- */
 
-static int emit_body(void *ctx, const uint8_t *body, size_t n, sn_err *err)
+typedef struct log_writer {
+    sn_buf b;
+    uint32_t sections;
+} log_writer;
+
+static int put_section(log_writer *w, uint8_t kind, const uint8_t *p, size_t n, sn_err *err)
 {
-    sn_buf *b = ctx;
-    int rc = sn_buf_put_u32be(b, (uint32_t)n, err);
+    if (n > UINT32_MAX)
+        return sn_err_set(err, SN_ETOOBIG, "a log file section of %zu bytes is too large", n);
+    int rc = sn_buf_append(&w->b, &kind, 1, err);
     if (rc == 0)
-        rc = sn_buf_append(b, body, n, err);
+        rc = sn_buf_put_u32be(&w->b, (uint32_t)n, err);
+    if (rc == 0)
+        rc = sn_buf_append(&w->b, p, n, err);
+    if (rc == 0)
+        w->sections++;
+    return rc;
+}
+
+static int put_cert(void *ctx, const sync_cert *c, sn_err *err)
+{
+    sn_buf cb;
+    sn_buf_init(&cb, SYNC_CERT_MAX);
+    int rc = sync_cert_encode(c, &cb, err);
+    if (rc == 0)
+        rc = put_section(ctx, SEC_CERT, cb.data, cb.len, err);
+    sn_buf_free(&cb);
+    return rc;
+}
+
+static int put_unit(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    return put_section(ctx, SEC_UNIT, p, n, err);
+}
+
+static int put_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    return put_section(ctx, SEC_HEAD, p, n, err);
+}
+
+static int put_crl(log_writer *w, node_store *st, sn_err *err)
+{
+    sync_crl crl;
+    int rc = node_trust_crl(st, &crl, err);
+    if (rc != 0 || crl.number == 0) {
+        sync_crl_free(&crl);
+        return rc;
+    }
+    sn_buf cb;
+    sn_buf_init(&cb, (size_t)64 << 20);
+    rc = sync_crl_encode(&crl, &cb, err);
+    if (rc == 0)
+        rc = put_section(w, SEC_CRL, cb.data, cb.len, err);
+    sn_buf_free(&cb);
+    sync_crl_free(&crl);
     return rc;
 }
 
 int node_logfile_export(node_store *st, const crdt_vv *peer_held, const char *path,
                         size_t *count, sn_err *err)
 {
-    sn_buf b;
-    sn_buf_init(&b, NODE_LOGFILE_MAX);
+    log_writer w = {.sections = 0};
+    sn_buf_init(&w.b, NODE_LOGFILE_MAX);
     uint8_t header[LOG_HEADER] = {0};
     memcpy(header, LOG_MAGIC, 8);
     header[8] = LOG_VERSION;
-    int rc = sn_buf_append(&b, header, sizeof header, err);
+    sync_cert own;
+    int rc = node_trust_own(st, &own, err); /* an unenrolled node cannot sign what it sends */
     if (rc == 0)
-        rc = node_store_export(st, peer_held, emit_body, &b, err);
-    size_t n = 0;
+        rc = sn_buf_append(&w.b, header, sizeof header, err);
+    if (rc == 0)
+        rc = node_trust_cert_each(st, put_cert, &w, err);
+    if (rc == 0)
+        rc = put_crl(&w, st, err);
+    node_export_stats xs = {0};
+    if (rc == 0)
+        rc = node_store_export_units(st, peer_held, put_unit, put_head, &w, &xs, err);
     if (rc == 0) {
-        for (size_t off = LOG_HEADER; off < b.len; n++)
-            off += 4 + sn_load_u32be(b.data + off);
-        sn_store_u32be(b.data + 12, (uint32_t)n);
+        sn_store_u32be(w.b.data + 12, w.sections);
         uint8_t sum[LOG_TRAILER];
-        sn_blake2b(sum, sizeof sum, b.data, b.len);
-        rc = sn_buf_append(&b, sum, sizeof sum, err);
+        sn_blake2b(sum, sizeof sum, w.b.data, w.b.len);
+        rc = sn_buf_append(&w.b, sum, sizeof sum, err);
     }
     if (rc == 0)
-        rc = node_file_write_atomic(path, b.data, b.len, err);
-    sn_buf_free(&b);
+        rc = node_file_write_atomic(path, w.b.data, w.b.len, err);
+    sn_buf_free(&w.b);
     if (rc == 0 && count != NULL)
-        *count = n;
+        *count = xs.commits;
     if (rc != 0)
         sn_err_prefix(err, "exporting the log to '%s'", path);
     return rc;
 }
 
-/* Check the file's frame and find its bodies. *bodies is the caller's (sn_free). */
-static int parse_logfile(const char *path, const sn_buf *b, node_body **bodies, size_t *n,
-                         sn_err *err)
+typedef struct log_sections {
+    node_body *of[5]; /* by kind; index 0 unused */
+    size_t n[5];
+} log_sections;
+
+static void sections_free(log_sections *ls)
 {
-    *bodies = NULL;
-    *n = 0;
+    for (int k = 0; k < 5; k++)
+        sn_free(ls->of[k]);
+    *ls = (log_sections){0};
+}
+
+/* Check the file's frame and sort its sections by kind (in file order within a kind). */
+static int parse_logfile(const char *path, const sn_buf *b, log_sections *ls, sn_err *err)
+{
+    *ls = (log_sections){0};
     if (b->len < 8 || memcmp(b->data, LOG_MAGIC, 8) != 0) {
         sn_err_set(err, SN_ECORRUPT, "'%s' is not an Outpost log file", path);
         sn_err_hint(err, "log files are made with `outpost log export -o FILE`");
@@ -86,57 +159,137 @@ static int parse_logfile(const char *path, const sn_buf *b, node_body **bodies, 
         sn_err_hint(err, "install a newer Outpost to import it");
         return SN_EVERSION;
     }
+    if (b->data[8] < LOG_VERSION) {
+        sn_err_set(err, SN_EVERSION, "log file '%s' has format %u, from an older Outpost whose "
+                   "commits were not signed", path, b->data[8]);
+        sn_err_hint(err, "export it again after upgrading the sending node");
+        return SN_EVERSION;
+    }
     uint8_t sum[LOG_TRAILER];
     size_t body_end = b->len - LOG_TRAILER;
     sn_blake2b(sum, sizeof sum, b->data, body_end);
-    if (b->data[8] != LOG_VERSION || memcmp(sum, b->data + body_end, LOG_TRAILER) != 0) {
+    if (memcmp(sum, b->data + body_end, LOG_TRAILER) != 0 || b->data[9] != 0 ||
+        b->data[10] != 0 || b->data[11] != 0) {
         sn_err_set(err, SN_ECORRUPT, "log file '%s' is damaged or truncated (checksum mismatch)",
                    path);
         sn_err_hint(err, "export it again from the sending node; nothing was imported");
         return SN_ECORRUPT;
     }
     uint32_t count = sn_load_u32be(b->data + 12);
-    if (count > (body_end - LOG_HEADER) / 4)
-        return sn_err_set(err, SN_ECORRUPT, "log file '%s' claims %u commits; too many for its "
-                          "size", path, count);
-    node_body *v = sn_calloc(count == 0 ? 1 : count, sizeof *v);
-    if (v == NULL)
-        return sn_err_set(err, SN_ENOMEM, "out of memory reading '%s'", path);
-    size_t off = LOG_HEADER;
-    for (uint32_t i = 0; i < count; i++) {
-        if (body_end - off < 4 || sn_load_u32be(b->data + off) > body_end - off - 4) {
-            sn_free(v);
-            return sn_err_set(err, SN_ECORRUPT, "log file '%s': commit %u runs past the end", path,
-                              i + 1);
+    if (count > (body_end - LOG_HEADER) / 5)
+        return sn_err_set(err, SN_ECORRUPT, "log file '%s' claims %u sections; too many for "
+                          "its size", path, count);
+    for (int k = 1; k < 5; k++) {
+        ls->of[k] = sn_calloc(count == 0 ? 1 : count, sizeof *ls->of[k]);
+        if (ls->of[k] == NULL) {
+            sections_free(ls);
+            return sn_err_set(err, SN_ENOMEM, "out of memory reading '%s'", path);
         }
-        v[i] = (node_body){.p = b->data + off + 4, .n = sn_load_u32be(b->data + off)};
-        off += 4 + v[i].n;
+    }
+    size_t off = LOG_HEADER;
+    int last = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint8_t kind = body_end - off >= 5 ? b->data[off] : 0;
+        size_t len = body_end - off >= 5 ? sn_load_u32be(b->data + off + 1) : 0;
+        const char *what = NULL;
+        if (body_end - off < 5 || len > body_end - off - 5)
+            what = "runs past the end";
+        else if (kind < SEC_CERT || kind > SEC_HEAD)
+            what = "is of an unknown kind";
+        else if (kind < last || (kind == SEC_CRL && ls->n[SEC_CRL] > 0))
+            what = "is out of order";
+        if (what != NULL) {
+            sections_free(ls);
+            return sn_err_set(err, SN_ECORRUPT, "log file '%s': section %u %s", path, i + 1,
+                              what);
+        }
+        ls->of[kind][ls->n[kind]++] = (node_body){.p = b->data + off + 5, .n = len};
+        last = kind;
+        off += 5 + len;
     }
     if (off != body_end) {
-        sn_free(v);
+        sections_free(ls);
         return sn_err_set(err, SN_ECORRUPT, "log file '%s' has %zu unexpected bytes after its "
-                          "commits", path, body_end - off);
+                          "sections", path, body_end - off);
     }
-    *bodies = v;
-    *n = count;
     return 0;
 }
 
-int node_logfile_import(node_store *st, const char *path, node_import_stats *stats, sn_err *err)
+static int take_certs(node_store *st, const log_sections *ls, sn_err *err)
 {
+    for (size_t i = 0; i < ls->n[SEC_CERT]; i++) {
+        sync_cert c;
+        int rc = sync_cert_parse(ls->of[SEC_CERT][i].p, ls->of[SEC_CERT][i].n, &c, err);
+        if (rc == 0)
+            rc = node_trust_cert_add(st, &c, err);
+        if (rc != 0) {
+            sn_err_prefix(err, "certificate %zu of %zu%s%s%s", i + 1, ls->n[SEC_CERT],
+                          rc == SN_ECORRUPT ? "" : " ('", rc == SN_ECORRUPT ? "" : c.name,
+                          rc == SN_ECORRUPT ? "" : "')");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int take_crl(node_store *st, const log_sections *ls, node_logfile_stats *stats,
+                    sn_err *err)
+{
+    if (ls->n[SEC_CRL] == 0)
+        return 0;
+    sync_crl crl = {0};
+    bool taken = false;
+    int rc = sync_crl_parse(ls->of[SEC_CRL][0].p, ls->of[SEC_CRL][0].n, &crl, err);
+    if (rc == 0)
+        rc = node_trust_crl_offer(st, &crl, &taken, err);
+    if (rc != 0)
+        sn_err_prefix(err, "the revocation list");
+    stats->crl_taken = taken;
+    stats->crl_number = crl.number;
+    sync_crl_free(&crl);
+    return rc;
+}
+
+int node_logfile_import(node_store *st, const char *path, node_logfile_stats *stats,
+                        sn_err *err)
+{
+    node_logfile_stats local;
+    if (stats == NULL)
+        stats = &local;
+    *stats = (node_logfile_stats){0};
     sn_buf b;
     int rc = node_file_read(path, NODE_LOGFILE_MAX, &b, err);
     if (rc != 0)
         return rc;
-    node_body *bodies = NULL;
-    size_t n = 0;
-    rc = parse_logfile(path, &b, &bodies, &n, err);
-    if (rc == 0) {
-        rc = node_store_import(st, bodies, n, stats, err);
-        if (rc != 0)
-            sn_err_prefix(err, "importing '%s'", path);
-    }
-    sn_free(bodies);
+    log_sections ls = {0};
+    rc = parse_logfile(path, &b, &ls, err);
+    sync_cert ca;
+    if (rc == 0)
+        rc = node_trust_ca(st, &ca, err); /* nothing can be verified before enrolment */
+    bool batch = false;
+    if (rc == 0)
+        rc = node_store_batch_begin(st, err);
+    batch = rc == 0;
+    if (rc == 0)
+        rc = take_certs(st, &ls, err);
+    if (rc == 0)
+        rc = take_crl(st, &ls, stats, err);
+    if (rc == 0)
+        rc = node_store_import_units(st, ls.of[SEC_UNIT], ls.n[SEC_UNIT], &stats->units, err);
+    size_t heads_equiv = 0;
+    if (rc == 0)
+        rc = node_store_offer_checkpoints(st, ls.of[SEC_HEAD], ls.n[SEC_HEAD], &heads_equiv,
+                                          err);
+    stats->units.equivocations += heads_equiv;
+    if (batch && rc == 0)
+        rc = node_store_batch_commit(st, err);
+    else if (batch)
+        node_store_batch_abort(st);
+    if (rc == 0)
+        rc = node_store_apply_pending(st, &stats->applied, err);
+    if (rc != 0)
+        sn_err_prefix(err, "importing '%s'", path);
+    sections_free(&ls);
     sn_buf_free(&b);
     return rc;
 }

@@ -8,21 +8,34 @@
 #include "base/err.h"
 #include "crdt/vv.h"
 #include "node/store.h"
+#include "node/units.h"
 
 /* Largest log file accepted on import. */
 #define NODE_LOGFILE_MAX ((size_t)1 << 30)
 
-/* Write every held commit the peer lacks (peer_held NULL = all) to a new file at `path`
- * (written to a temporary name, fsynced, then renamed). *count gets the number of
- * commits written. SN_EIO naming the path, SN_ENOMEM. */
+/* Write every held commit the peer lacks (peer_held NULL = all) as signed units to a new
+ * file at `path` (temporary name, fsynced, renamed), with the certificates and revocation
+ * list a receiver needs and this node's latest checkpoint of every origin. *count gets the
+ * number of commits written. SN_ENOTFOUND when this node is not enrolled (it cannot sign),
+ * SN_EIO naming the path, SN_ENOMEM. */
 SN_NODISCARD int node_logfile_export(node_store *st, const crdt_vv *peer_held, const char *path,
                                      size_t *count, sn_err *err);
 
-/* Verify the whole file (magic, version, framing, checksum) before touching the store,
- * then import its commits. A damaged, truncated or foreign file is refused with the store
- * unchanged: SN_ECORRUPT saying what is wrong, SN_EVERSION for a newer file format,
+typedef struct node_logfile_stats {
+    node_unit_stats units;
+    bool crl_taken;      /* the file's revocation list was newer and is now held */
+    uint64_t crl_number; /* of the file's list (0: none) */
+    size_t applied;
+} node_logfile_stats;
+
+/* Check the whole file's frame (magic, version, sections, checksum), then in one batch take
+ * its certificates (each must chain to the pinned CA), its revocation list, its units
+ * (verified before decoding, node/units.h) and head checkpoints; then apply. Anything bad
+ * rolls all of it back and the store is unchanged: SN_ECORRUPT saying what is wrong,
+ * SN_EAUTH naming the unit or certificate and the check that failed, SN_EVERSION for
+ * another file format, SN_ENOTFOUND (with the enrolment hint) on a node not enrolled,
  * SN_ENOTFOUND / SN_EIO for the path. `stats` may be NULL. */
-SN_NODISCARD int node_logfile_import(node_store *st, const char *path, node_import_stats *stats,
+SN_NODISCARD int node_logfile_import(node_store *st, const char *path, node_logfile_stats *stats,
                                      sn_err *err);
 
 /* Vector files: one line per origin, "<32 hex replica> <epoch> <seq>", '#' comments. */

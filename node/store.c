@@ -28,7 +28,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_PUT] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
     [ST_ORIGIN_INSERT] = "INSERT INTO origin(idx, replica, epoch) VALUES (?1, ?2, ?3)",
-    [ST_ORIGIN_GET] = "SELECT held, applied, link FROM origin WHERE idx = ?1",
+    [ST_ORIGIN_GET] = "SELECT held, applied, link, bound FROM origin WHERE idx = ?1",
     [ST_ORIGIN_SET] = "UPDATE origin SET held = ?2, applied = ?3, link = ?4 WHERE idx = ?1",
     [ST_ORIGIN_SKEW] = "UPDATE origin SET skewed = 1 WHERE idx = ?1 AND skewed = 0",
     [ST_LOG_INSERT] = "INSERT OR IGNORE INTO commit_log(key, hlc, body, unknown, link) "
@@ -70,6 +70,16 @@ static const char *const migrations[NODE_STORE_LAYOUT] = {
     /* 3: certificates of this node and of every origin (trust anchors live in meta). */
     "CREATE TABLE trust_cert(replica BLOB NOT NULL, serial INTEGER NOT NULL,"
     " type INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(replica, serial)) WITHOUT ROWID;",
+    /* 4: signed checkpoints received or made, units waiting for a predecessor, proofs of
+     * equivocation, and per origin the highest seq that may apply (revocation, freeze). */
+    "CREATE TABLE checkpoint(origin INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " serial INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
+    "CREATE TABLE unit_wait(origin INTEGER NOT NULL, first INTEGER NOT NULL,"
+    " last INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY(origin, first, last))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE equivocation(origin INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
+    " ours BLOB NOT NULL, theirs BLOB NOT NULL, found_ms INTEGER NOT NULL);"
+    "ALTER TABLE origin ADD COLUMN bound INTEGER;",
 };
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */
@@ -430,6 +440,8 @@ int node_store_create(const char *dir, const char *name, const node_open_opts *o
     if (rc == 0)
         rc = node_origin_intern(st, &self, &idx, err);
     if (rc == 0)
+        rc = node_store_epoch_init(st, &self, err);
+    if (rc == 0)
         rc = exec_sql(st, "COMMIT", err, "initialising the store");
     node_store_close(st);
     if (rc != 0) {
@@ -538,6 +550,8 @@ int node_store_open(node_store **out, const char *dir, const node_open_opts *opt
     rc = prepare_all(st, err);
     if (rc == 0)
         rc = load_identity(st, err);
+    if (rc == 0)
+        rc = node_store_epoch_check(st, err);
     if (rc == 0)
         rc = node_store_upgrade(st, err);
     if (rc != 0)

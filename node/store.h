@@ -31,6 +31,14 @@ typedef struct node_open_opts {
     uint64_t max_skew_ms;  /* 0 = CRDT_HLC_DEFAULT_MAX_SKEW_MS */
     size_t apply_batch;    /* commits per apply transaction; 0 = 256 */
     uint64_t max_waiting;  /* commits waiting for a predecessor, per origin; 0 = 100000 */
+    /* Clone and restore detection (node/store_epoch.c); both borrowed for the call. The
+     * directory, outside every store, holding the stores' instance tokens. NULL:
+     * $OUTPOST_STATE_DIR, else $XDG_STATE_HOME/outpost, else $HOME/.local/state/outpost
+     * (created 0700 as needed). */
+    const char *state_dir;
+    /* This machine's identity. NULL: /etc/machine-id (else the host name), plus the
+     * hardware's product UUID when readable. Tests inject one. */
+    const char *machine_id;
 } node_open_opts;
 
 /* Create a new store in directory `dir` (created if missing, must not hold a store):
@@ -39,8 +47,10 @@ typedef struct node_open_opts {
 SN_NODISCARD int node_store_create(const char *dir, const char *name,
                                    const node_open_opts *opts, sn_err *err);
 
-/* Open an existing store. On success *out owns it. SN_ENOTFOUND (no store there: run
- * `outpost init`), SN_EBUSY, SN_ECORRUPT, SN_EVERSION (made by a newer Outpost), SN_EIO,
+/* Open an existing store. On success *out owns it. A store that was restored, copied or
+ * cloned since it was last opened here takes a new epoch first (see "Backup, restore"
+ * below). SN_ENOTFOUND (no store there: run `outpost init`), SN_EBUSY, SN_ECORRUPT,
+ * SN_EVERSION (made by a newer Outpost), SN_ECONFIG (no state directory), SN_EIO,
  * SN_ENOMEM. */
 SN_NODISCARD int node_store_open(node_store **out, const char *dir,
                                  const node_open_opts *opts, sn_err *err);
@@ -128,11 +138,12 @@ SN_NODISCARD int node_store_applied(node_store *st, crdt_vv *out, sn_err *err);
 
 typedef struct node_counts {
     uint64_t commits;  /* commit bodies stored (held + waiting) */
-    uint64_t waiting;
+    uint64_t waiting;  /* stored or in units kept until the commits before them arrive */
     uint64_t unknown;  /* held commits with parts for a newer schema */
     uint64_t conflicts;
     uint64_t origins;
     uint64_t skewed;   /* origins flagged for a clock far ahead of ours */
+    uint64_t quarantined; /* held but not applied: past a revocation watermark or frozen */
 } node_counts;
 SN_NODISCARD int node_store_counts(node_store *st, node_counts *out, sn_err *err);
 
@@ -222,5 +233,39 @@ SN_NODISCARD int node_store_patient_component(node_store *st,
 SN_NODISCARD int node_store_patient_canonical(node_store *st,
                                               const uint8_t patient[SCHEMA_ID_LEN],
                                               uint8_t out[SCHEMA_ID_LEN], sn_err *err);
+
+/* --- Backup, restore and clone detection (node/store_backup.c, node/store_epoch.c) -----
+ * A node must never sign two commits with one (origin, seq). A store brought back from a
+ * backup, or a copy of it running elsewhere, would: so every open compares an instance
+ * nonce kept in the database with a token file kept outside the store directory (in the
+ * state directory, see node_open_opts) and the machine's fingerprint; on any difference
+ * the store takes a new epoch before it writes (its old epoch becomes an ordinary foreign
+ * origin whose later commits it accepts from peers). Each open then rotates the nonce.
+ * The `keys` file is never in a backup: secret keys are not copied around. */
+
+/* Copy the open store, consistently and while it is in use, into the new file `path`
+ * (mode 0600, made under a temporary name, synced, then renamed). The copy carries a
+ * fresh instance nonce, so a store brought back from it, however, takes a new epoch.
+ * SN_EINVAL when `path` exists and !replace (or a batch is open), SN_EIO, SN_ENOMEM,
+ * SN_ECORRUPT (the copy does not check out; nothing is left at `path`). */
+SN_NODISCARD int node_store_backup(node_store *st, const char *path, bool replace,
+                                   sn_err *err);
+
+typedef struct node_restore_info {
+    crdt_origin origin; /* the backup's origin; the store takes a later epoch at first open */
+    char name[65];      /* the node's name */
+} node_restore_info;
+
+/* Restore the backup file `backup` as the store of directory `dir`, which must hold no
+ * store (store.db, store.db-wal, store.db-shm: SN_EINVAL with a hint). The node's keys:
+ * `dir/keys` when `keys` is NULL (restoring into the store's own directory after moving
+ * the damaged store.db aside), else a copy of the key file `keys`, made mode 0600 (then
+ * `dir/keys` must not exist). The backup is checked (an Outpost store of a layout this
+ * build reads, SQLite's integrity_check) and given a fresh instance nonce before it is
+ * renamed into place, so a failure leaves `dir` as it was. `info` may be NULL. SN_ENOTFOUND (no
+ * backup, no keys), SN_EINVAL, SN_ECORRUPT, SN_EVERSION, SN_EAUTH (key file readable by
+ * others), SN_EIO, SN_ENOMEM. Call no other store function on `dir` meanwhile. */
+SN_NODISCARD int node_store_restore(const char *backup, const char *dir, const char *keys,
+                                    node_restore_info *info, sn_err *err);
 
 #endif

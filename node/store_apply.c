@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "node/store_int.h"
+#include "sync/unit.h"
 
 struct node_row_filter {
     node_rowref *rows; /* sorted by (table, id) */
@@ -288,7 +289,8 @@ static int apply_origin(node_store *st, uint32_t idx, size_t budget, size_t *don
         return rc;
     uint64_t start = os.applied;
     uint64_t now = node_now_ms(st);
-    while (rc == 0 && os.applied < os.held && *done < budget) {
+    uint64_t limit = os.held < os.bound ? os.held : os.bound; /* past bound: quarantined */
+    while (rc == 0 && os.applied < limit && *done < budget) {
         uint8_t *body;
         schema_commit *c;
         rc = load_commit(st, idx, os.applied + 1, &body, &c, err);
@@ -405,7 +407,7 @@ static int advance_held(node_store *st, uint32_t idx, sn_err *err)
             break;
         }
         uint8_t link[32];
-        node_chain_next(link, os.link, sqlite3_column_blob(s, 0),
+        sync_chain_next(link, os.link, sqlite3_column_blob(s, 0),
                         (size_t)sqlite3_column_bytes(s, 0));
         node_stmt_done(s);
         sqlite3_stmt *u = st->stmts[ST_LOG_SET_LINK];
@@ -617,7 +619,7 @@ static int clear_rows(node_store *st, const node_row_filter *f, sn_err *err)
     return rc;
 }
 
-int node_store_rematerialize(node_store *st, const node_rowref *rows, size_t n, sn_err *err)
+int node_rematerialize_rows(node_store *st, const node_rowref *rows, size_t n, sn_err *err)
 {
     node_row_filter filter = {0}, *f = NULL;
     if (rows != NULL && n > 0) {
@@ -629,10 +631,7 @@ int node_store_rematerialize(node_store *st, const node_rowref *rows, size_t n, 
         filter.n = n;
         f = &filter;
     }
-    /* One transaction: a reader never sees the rows half rebuilt. */
-    int rc = node_txn_begin(st, err);
-    if (rc == 0)
-        rc = clear_rows(st, f, err);
+    int rc = clear_rows(st, f, err);
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
         node_origin_state os;
         rc = node_origin_state_get(st, idx, &os, err);
@@ -647,7 +646,54 @@ int node_store_rematerialize(node_store *st, const node_rowref *rows, size_t n, 
             sn_free(body);
         }
     }
-    rc = node_txn_end(st, rc, err);
     sn_free(filter.rows);
+    return rc;
+}
+
+int node_store_rematerialize(node_store *st, const node_rowref *rows, size_t n, sn_err *err)
+{
+    /* One transaction: a reader never sees the rows half rebuilt. */
+    int rc = node_txn_begin(st, err);
+    if (rc == 0)
+        rc = node_rematerialize_rows(st, rows, n, err);
+    return node_txn_end(st, rc, err);
+}
+
+int node_rows_touched(node_store *st, uint32_t idx, uint64_t from, uint64_t to,
+                      node_rowref **rows, size_t *n, sn_err *err)
+{
+    *rows = NULL;
+    *n = 0;
+    size_t cap = 0;
+    int rc = 0;
+    for (uint64_t seq = from; seq <= to && rc == 0; seq++) {
+        uint8_t *body;
+        schema_commit *c;
+        rc = load_commit(st, idx, seq, &body, &c, err);
+        if (rc != 0)
+            break;
+        for (size_t i = 0; rc == 0 && i < c->nchanges; i++) {
+            if (*n == cap) {
+                size_t ncap = cap < 16 ? 16 : cap * 2;
+                node_rowref *a = sn_realloc(*rows, ncap * sizeof *a);
+                if (a == NULL) {
+                    rc = sn_err_set(err, SN_ENOMEM, "out of memory listing rows to rebuild");
+                    break;
+                }
+                *rows = a;
+                cap = ncap;
+            }
+            (*rows)[*n].table = c->changes[i].table;
+            memcpy((*rows)[*n].id, c->changes[i].row, SCHEMA_ID_LEN);
+            (*n)++;
+        }
+        schema_commit_free(c);
+        sn_free(body);
+    }
+    if (rc != 0) {
+        sn_free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
     return rc;
 }

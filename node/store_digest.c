@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "node/store_int.h"
+#include "sync/unit.h"
 
 typedef struct dumper {
     sn_xxh128_state *h;
@@ -204,7 +205,7 @@ static int check_log(node_store *st, sn_err *err)
                 src = SQLITE_DONE; /* the rest waits for a predecessor */
                 break;
             }
-            node_chain_next(link, link, sqlite3_column_blob(s, 1),
+            sync_chain_next(link, link, sqlite3_column_blob(s, 1),
                             (size_t)sqlite3_column_bytes(s, 1));
             if (sqlite3_column_bytes(s, 2) != 32 || memcmp(link, sqlite3_column_blob(s, 2), 32) != 0)
                 rc = sn_err_set(err, SN_ECORRUPT, "origin %u: chain link of seq %llu is wrong",

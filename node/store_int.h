@@ -10,7 +10,7 @@
 #include "node/store.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
-#define NODE_STORE_LAYOUT 3
+#define NODE_STORE_LAYOUT 4
 /* Commit log rows are keyed by (origin index << 40) | seq so one rowid B-tree keeps each
  * origin's commits together and in seq order. */
 #define NODE_SEQ_BITS 40
@@ -36,7 +36,7 @@ enum node_stmt_id {
     ST_META_GET,
     ST_META_PUT,
     ST_ORIGIN_INSERT,
-    ST_ORIGIN_GET,   /* held, applied, link by idx */
+    ST_ORIGIN_GET,   /* held, applied, link, bound by idx */
     ST_ORIGIN_SET,   /* held, applied, link by idx */
     ST_ORIGIN_SKEW,
     ST_LOG_INSERT,
@@ -99,14 +99,14 @@ typedef struct node_origin_state {
     uint64_t held;
     uint64_t applied;
     uint8_t link[32];
+    uint64_t bound; /* highest seq that may apply (revocation, freeze); NODE_SEQ_MAX: any.
+                     * Read only: node_origin_state_put leaves it (store_quarantine.c sets it) */
 } node_origin_state;
 SN_NODISCARD int node_origin_state_get(node_store *st, uint32_t idx, node_origin_state *out,
                                        sn_err *err);
 SN_NODISCARD int node_origin_state_put(node_store *st, uint32_t idx,
                                        const node_origin_state *s, sn_err *err);
 
-/* The next chain link: BLAKE2b-256(prev || BLAKE2b-256(body)). */
-void node_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t *body, size_t n);
 
 /* Materialized tables. */
 SN_NODISCARD int node_table_stmts_get(node_store *st, const schema_table *t,
@@ -133,6 +133,33 @@ SN_NODISCARD int node_cell_store(node_store *st, const schema_table *t, const sc
 typedef struct node_row_filter node_row_filter;
 SN_NODISCARD int node_apply_commit(node_store *st, const schema_commit *c, uint32_t origin_idx,
                                    const node_row_filter *only, bool local, sn_err *err);
+/* Rebuild rows (NULL/0 = all) inside the caller's transaction. */
+SN_NODISCARD int node_rematerialize_rows(node_store *st, const node_rowref *rows, size_t n,
+                                         sn_err *err);
+/* The rows changed by commits from..to of origin idx (duplicates possible). *rows is the
+ * caller's (sn_free). */
+SN_NODISCARD int node_rows_touched(node_store *st, uint32_t idx, uint64_t from, uint64_t to,
+                                   node_rowref **rows, size_t *n, sn_err *err);
+/* Recompute the apply bound of origins (idxs NULL = every origin) from the revocation list
+ * held, the checkpoints stored and equivocation proofs; when a bound falls below what was
+ * applied, un-apply: lower `applied` and rebuild the rows those commits touched. Inside the
+ * caller's transaction (store_quarantine.c). */
+SN_NODISCARD int node_bounds_refresh(node_store *st, const uint32_t *idxs, size_t n,
+                                     sn_err *err);
+/* Keep the first proof of equivocation of origin idx (frozen from `seq` on); *fresh says
+ * it was new. `ours` may be empty (ours_len 0). */
+SN_NODISCARD int node_equivocation_record(node_store *st, uint32_t idx, uint64_t seq,
+                                          const uint8_t *ours, size_t ours_len,
+                                          const uint8_t theirs[148], bool *fresh, sn_err *err);
+/* Store a verified checkpoint of origin idx (kept for re-cutting; idempotent). */
+struct sync_checkpoint;
+SN_NODISCARD int node_checkpoint_store(node_store *st, uint32_t idx,
+                                       const struct sync_checkpoint *cp, sn_err *err);
+/* Record equivocation of origin idx from `seq`, `theirs` contradicting the chain held:
+ * the proof pairs it with our checkpoint at or after seq; logs a warning when new. */
+SN_NODISCARD int node_equivocation_found(node_store *st, uint32_t idx, uint64_t seq,
+                                         const struct sync_checkpoint *theirs, bool *fresh,
+                                         sn_err *err);
 /* Apply every held, not yet applied commit, apply_batch per transaction. */
 SN_NODISCARD int node_apply_pending(node_store *st, size_t *applied, sn_err *err);
 
@@ -154,6 +181,15 @@ SN_NODISCARD int node_store_upgrade(node_store *st, sn_err *err);
 SN_NODISCARD int node_audit_append_in_txn(node_store *st, const char *user, const char *os_user,
                                           char action, const uint8_t *patient,
                                           const char *detail, sn_err *err);
+
+/* Clone and restore detection (store_epoch.c). At creation, inside the caller's
+ * transaction: record a fresh instance nonce and this machine in meta and in the store's
+ * token file (state directory). `self` is the new store's origin. */
+SN_NODISCARD int node_store_epoch_init(node_store *st, const crdt_origin *self, sn_err *err);
+/* At open, once the identity is loaded, in its own transaction: when the store was
+ * restored, copied or cloned (token missing or different, another machine), take a new
+ * epoch (st->self and the own chain state follow); then rotate the nonce. */
+SN_NODISCARD int node_store_epoch_check(node_store *st, sn_err *err);
 
 /* Current wall time per the store's clock source. */
 uint64_t node_now_ms(const node_store *st);

@@ -60,9 +60,17 @@ int node_store_counts(node_store *st, node_counts *out, sn_err *err)
         rc = count_sql(st, "SELECT count(*) FROM commit_log l JOIN origin o"
                            " ON l.key >> 40 = o.idx WHERE (l.key & 1099511627775) > o.held",
                        &out->waiting, err);
+    uint64_t in_units = 0; /* commits of verified units kept until their gap fills */
+    if (rc == 0)
+        rc = count_sql(st, "SELECT coalesce(sum(last - first + 1), 0) FROM unit_wait",
+                       &in_units, err);
+    out->waiting += in_units;
     if (rc == 0)
         rc = count_sql(st, "SELECT count(*) FROM commit_log WHERE unknown = 1", &out->unknown,
                        err);
+    if (rc == 0)
+        rc = count_sql(st, "SELECT coalesce(sum(held - min(held, coalesce(bound, held))), 0)"
+                           " FROM origin", &out->quarantined, err);
     if (rc == 0)
         rc = count_sql(st, "SELECT count(*) FROM conflict", &out->conflicts, err);
     if (rc == 0)

@@ -232,6 +232,8 @@ int node_trust_crl_offer(node_store *st, const sync_crl *crl, bool *taken, sn_er
         rc = node_txn_begin(st, err);
     if (rc == 0) {
         rc = node_meta_blob_put(st, "crl", b.data, b.len, err);
+        if (rc == 0) /* quarantine what the list cuts off, even if applied already */
+            rc = node_bounds_refresh(st, NULL, 0, err);
         rc = node_txn_end(st, rc, err);
     }
     sn_buf_free(&b);

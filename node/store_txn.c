@@ -1,10 +1,9 @@
 /* node/store_txn.c - transactions and batches (savepoints, lost batches), and the origin
  * bookkeeping that must follow them: local origin indices, held/applied vectors, this
- * node's own chain head, and the chain link function. */
+ * node's own chain head. */
 #include <string.h>
 
 #include "base/alloc.h"
-#include "base/hash.h"
 #include "node/store_int.h"
 
 /* ---- transactions ----
@@ -226,7 +225,8 @@ int node_origins_reload(node_store *st, sn_err *err)
 int node_origin_state_get(node_store *st, uint32_t idx, node_origin_state *out, sn_err *err)
 {
     if (idx == st->self_idx && st->self_dirty) {
-        *out = (node_origin_state){.held = st->self_held, .applied = st->self_held};
+        *out = (node_origin_state){.held = st->self_held, .applied = st->self_held,
+                                   .bound = NODE_SEQ_MAX};
         memcpy(out->link, st->self_link, 32);
         return 0;
     }
@@ -244,6 +244,8 @@ int node_origin_state_get(node_store *st, uint32_t idx, node_origin_state *out, 
     memset(out->link, 0, sizeof out->link);
     if (sqlite3_column_bytes(s, 2) == 32)
         memcpy(out->link, sqlite3_column_blob(s, 2), 32);
+    out->bound = sqlite3_column_type(s, 3) == SQLITE_NULL ? NODE_SEQ_MAX
+                                                          : (uint64_t)sqlite3_column_int64(s, 3);
     node_stmt_done(s);
     return 0;
 }
@@ -256,15 +258,4 @@ int node_origin_state_put(node_store *st, uint32_t idx, const node_origin_state 
     sqlite3_bind_int64(s, 3, (int64_t)os->applied);
     sqlite3_bind_blob(s, 4, os->link, 32, SQLITE_STATIC);
     return node_stmt_exec(st, s, err, "updating an origin's vectors");
-}
-
-void node_chain_next(uint8_t out[32], const uint8_t prev[32], const uint8_t *body, size_t n)
-{
-    uint8_t h[SN_BLAKE2B_256];
-    sn_blake2b(h, sizeof h, body, n);
-    sn_blake2b_state bs;
-    sn_blake2b_init(&bs, 32);
-    sn_blake2b_update(&bs, prev, 32);
-    sn_blake2b_update(&bs, h, sizeof h);
-    sn_blake2b_final(&bs, out, 32);
 }

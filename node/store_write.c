@@ -9,6 +9,7 @@
 #include "node/audit.h"
 #include "node/users.h"
 #include "node/store_int.h"
+#include "sync/unit.h"
 
 struct node_write {
     node_store *st;
@@ -374,7 +375,7 @@ int node_write_commit(node_write *w, node_commit_info *info, sn_err *err)
         rc = schema_commit_encode(&c, &st->scratch, err);
     uint8_t link[32];
     if (rc == 0) {
-        node_chain_next(link, st->self_link, st->scratch.data, st->scratch.len);
+        sync_chain_next(link, st->self_link, st->scratch.data, st->scratch.len);
         sqlite3_stmt *s = st->stmts[ST_LOG_INSERT];
         sqlite3_bind_int64(s, 1, NODE_LOG_KEY(st->self_idx, seq));
         sqlite3_bind_int64(s, 2, (int64_t)c.hlc);

@@ -35,6 +35,13 @@ SN_NODISCARD int node_trust_cert_add(node_store *st, const sync_cert *c, sn_err 
 SN_NODISCARD int node_trust_cert_get(node_store *st, const uint8_t replica[16], uint64_t serial,
                                      sync_cert *out, sn_err *err);
 
+/* Call fn for every certificate held, this node's own included, in (replica, serial)
+ * order. A non-zero return from fn stops the walk and is returned. SN_ECORRUPT for a
+ * stored certificate that does not parse. */
+typedef int (*node_trust_cert_fn)(void *ctx, const sync_cert *c, sn_err *err);
+SN_NODISCARD int node_trust_cert_each(node_store *st, node_trust_cert_fn fn, void *ctx,
+                                      sn_err *err);
+
 /* Offer a revocation list: verified against the pinned CA; kept when its number is higher
  * than the one held (*taken true), ignored when not higher (rollback refused, *taken
  * false). */

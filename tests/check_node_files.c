@@ -16,6 +16,7 @@
 #include "schema/schema.h"
 #include "tests/node_fixture.h"
 #include "tests/support.h"
+#include "tests/trust_fixture.h"
 
 /* ===== log and vector files ========================================================== */
 
@@ -32,23 +33,58 @@ START_TEST(test_logfile_round_trip)
     sn_err err = SN_ERR_INIT;
     world w = {0};
     node_store *a = add(&w, BASE_MS), *b = add(&w, BASE_MS), *c = add(&w, BASE_MS);
-    uint8_t p[ID_LEN];
-    two_writers(&w, b, c, p);
+    tca ca;
+    tca_make(&ca, "Files CA");
+    node_store *all[] = {a, b, c};
+    for (size_t i = 0; i < 3; i++)
+        (void)tca_enroll(&ca, all[i]);
+    uint8_t p[ID_LEN], q[ID_LEN];
+    insert_patient(b, "Brown", p);
+    insert_patient(c, "Clark", q);
+    set_text(c, q, "given", "Cleo");
     char path[4096];
     path_in(path, "all.outpostlog");
     size_t n = 0;
+    CK_OK(node_logfile_export(c, NULL, path, &n, &err)); /* C's commits reach A through B */
+    CK_OK(node_logfile_import(b, path, NULL, &err));
     CK_OK(node_logfile_export(b, NULL, path, &n, &err));
     ck_assert_uint_eq(n, counts(b).commits);
-    node_import_stats s;
+    node_logfile_stats s;
     CK_OK(node_logfile_import(a, path, &s, &err));
-    ST(s, n, n, 0, 0, n, 0);
+    ck_assert_uint_eq(s.units.commits, n);
+    ck_assert_uint_eq(s.applied, n);
+    ck_assert_uint_eq(s.units.deferred + s.units.equivocations + s.units.frozen, 0);
     expect_digests(a, b, true, "after a log file");
     crdt_vv held = held_of(a); /* given a's vector nothing is left to carry */
     CK_OK(node_logfile_export(b, &held, path, &n, &err));
     crdt_vv_free(&held);
     ck_assert_uint_eq(n, 0);
     CK_OK(node_logfile_import(a, path, &s, &err));
-    ST(s, 0, 0, 0, 0, 0, 0);
+    ck_assert_uint_eq(s.units.units + s.units.commits + s.applied, 0);
+    world_end(&w);
+}
+END_TEST
+
+/* An unenrolled node can neither send nor receive: nothing it could verify or sign. */
+START_TEST(test_logfile_needs_enrolment)
+{
+    sn_err err = SN_ERR_INIT;
+    world w = {0};
+    node_store *a = add(&w, BASE_MS), *b = add(&w, BASE_MS);
+    uint8_t p[ID_LEN];
+    insert_patient(b, "Brown", p);
+    char path[4096];
+    path_in(path, "x.outpostlog");
+    CK_FAILS(node_logfile_export(b, NULL, path, NULL, &err), SN_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err.hint, "enrol"));
+    tca ca;
+    tca_make(&ca, "Files CA");
+    (void)tca_enroll(&ca, b);
+    CK_OK(node_logfile_export(b, NULL, path, NULL, &err));
+    snap before = snap_take(a);
+    CK_FAILS(node_logfile_import(a, path, NULL, &err), SN_ENOTFOUND);
+    snap_expect(a, &before, "unenrolled import");
+    snap_free(&before);
     world_end(&w);
 }
 END_TEST
@@ -61,10 +97,15 @@ START_TEST(test_logfile_bad_file_refused)
         int want;
     } kinds[] = {{"flipped byte", SN_ECORRUPT}, {"truncated", SN_ECORRUPT},
                  {"empty", SN_ECORRUPT},        {"not a log", SN_ECORRUPT},
-                 {"newer format", SN_EVERSION}, {"missing", SN_ENOTFOUND}};
+                 {"newer format", SN_EVERSION}, {"missing", SN_ENOTFOUND},
+                 {"older format", SN_EVERSION}};
     sn_err err = SN_ERR_INIT;
     world w = {0};
     node_store *a = add(&w, BASE_MS), *b = add(&w, BASE_MS);
+    tca ca;
+    tca_make(&ca, "Files CA");
+    (void)tca_enroll(&ca, a);
+    (void)tca_enroll(&ca, b);
     uint8_t p[ID_LEN];
     insert_patient(a, "Adams", p);
     insert_patient(b, "Brown", p);
@@ -74,7 +115,7 @@ START_TEST(test_logfile_bad_file_refused)
     path_in(good, "good.outpostlog");
     path_in(path, name);
     CK_OK(node_logfile_export(b, NULL, good, NULL, &err));
-    uint8_t f[4096];
+    uint8_t f[8192];
     FILE *in = fopen(good, "rb");
     ck_assert_ptr_nonnull(in);
     size_t n = fread(f, 1, sizeof f, in);
@@ -89,7 +130,8 @@ START_TEST(test_logfile_bad_file_refused)
     case 2: n = 0; break;
     case 3: n = (size_t)snprintf((char *)f, sizeof f, "sign-public 00112233\nnot a log\n"); break;
     case 4:
-        f[8] = 2; /* the format byte, with the checksum made right again */
+    case 6:
+        f[8] = _i == 4 ? 3 : 1; /* the format byte, with the checksum made right again */
         sn_blake2b(f + n - 32, 32, f, n - 32);
         break;
     default: break;
@@ -97,14 +139,15 @@ START_TEST(test_logfile_bad_file_refused)
     if (_i != 5)
         write_bytes(path, f, n);
     snap before = snap_take(a);
-    node_import_stats s;
+    node_logfile_stats s;
     CK_FAILS(node_logfile_import(a, path, &s, &err), kinds[_i].want);
     ck_assert_msg(strstr(err.msg, path) != NULL, "%s: message does not name the file: %s",
                   kinds[_i].name, err.msg);
     snap_expect(a, &before, kinds[_i].name);
     snap_free(&before);
     CK_OK(node_logfile_import(a, good, &s, &err));
-    ST(s, 2, 2, 0, 0, 2, 0);
+    ck_assert_uint_eq(s.units.commits, 2);
+    ck_assert_uint_eq(s.applied, 2);
     world_end(&w);
 }
 END_TEST
@@ -259,7 +302,8 @@ Suite *node_files_suite(void)
     Suite *s = suite_create("node_files_suite");
     TCase *tc = fixture_tcase(s, "files");
     tcase_add_test(tc, test_logfile_round_trip);
-    tcase_add_loop_test(tc, test_logfile_bad_file_refused, 0, 6);
+    tcase_add_loop_test(tc, test_logfile_bad_file_refused, 0, 7);
+    tcase_add_test(tc, test_logfile_needs_enrolment);
     tcase_add_test(tc, test_vecfile_round_trip_and_bad_lines);
     tc = fixture_tcase(s, "rematerialize");
     tcase_add_test(tc, test_rematerialize_keeps_digest);

@@ -7,41 +7,16 @@
 
 #include "node/trust.h"
 #include "tests/node_fixture.h"
+#include "tests/trust_fixture.h"
 #include "tests/support.h"
 
-typedef struct ca {
-    uint8_t pk[SYNC_SIGN_PK_LEN];
-    uint8_t sk[SYNC_SIGN_SK_LEN];
-    sync_cert root;
-} ca;
-
-static void ca_make(ca *c, const char *name)
-{
-    sn_err err = SN_ERR_INIT;
-    CK_OK(sync_sign_keypair(c->pk, c->sk, &err));
-    c->root = (sync_cert){.type = SYNC_CERT_ROOT, .serial = 1, .valid_after = 1,
-                          .valid_before = 4000000000u};
-    memcpy(c->root.sign_pk, c->pk, sizeof c->pk);
-    snprintf(c->root.name, sizeof c->root.name, "%s", name);
-    CK_OK(sync_cert_sign(&c->root, c->sk, &err));
-}
-
 /* A node certificate for `req`, issued by `c`. */
-static sync_cert issue(const ca *c, const sync_enroll_request *req, uint64_t serial)
+static sync_cert issue(const tca *c, const sync_enroll_request *req, uint64_t serial)
 {
-    sn_err err = SN_ERR_INIT;
-    sync_cert n = {.type = SYNC_CERT_NODE, .serial = serial, .valid_after = 1,
-                   .valid_before = 4000000000u};
-    memcpy(n.replica, req->replica, 16);
-    memcpy(n.sign_pk, req->sign_pk, sizeof n.sign_pk);
-    memcpy(n.noise_pk, req->noise_pk, sizeof n.noise_pk);
-    memcpy(n.box_pk, req->box_pk, sizeof n.box_pk);
-    snprintf(n.name, sizeof n.name, "%s", req->name);
-    CK_OK(sync_cert_sign(&n, c->sk, &err));
-    return n;
+    return tca_issue(c, req, serial, 1, 4000000000u);
 }
 
-static sync_crl crl_make(const ca *c, uint64_t number)
+static sync_crl crl_make(const tca *c, uint64_t number)
 {
     sn_err err = SN_ERR_INIT;
     sync_crl l = {.number = number, .issued_at = 1, .next_update = 2};
@@ -57,9 +32,9 @@ START_TEST(test_trust_install_checks_chain_replica_keys_and_ca)
     sn_err err = SN_ERR_INIT;
     test_clock clock = {BASE_MS};
     node_store *a = mk_tracked("a", &clock, NULL), *b = mk_tracked("b", &clock, NULL);
-    ca good, other;
-    ca_make(&good, "Deployment CA");
-    ca_make(&other, "Another CA");
+    tca good, other;
+    tca_make(&good, "Deployment CA");
+    tca_make(&other, "Another CA");
     sync_enroll_request ra, rb;
     CK_OK(node_trust_request(a, &ra, &err));
     CK_OK(node_trust_request(b, &rb, &err));
@@ -106,9 +81,9 @@ START_TEST(test_trust_crl_never_goes_back)
     test_clock clock = {BASE_MS};
     char dir[4096];
     node_store *st = mk_tracked("crl", &clock, dir);
-    ca good, other;
-    ca_make(&good, "Deployment CA");
-    ca_make(&other, "Another CA");
+    tca good, other;
+    tca_make(&good, "Deployment CA");
+    tca_make(&other, "Another CA");
     sync_enroll_request r;
     CK_OK(node_trust_request(st, &r, &err));
     sync_cert own = issue(&good, &r, 2);

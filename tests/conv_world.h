@@ -1,7 +1,9 @@
 /* tests/conv_world.h - the simulated world of the convergence suite: per seed, a few
  * writers, each with its own store and fake clock, making random commits and passing parts
  * of their logs to one another (prefixes or gappy subsets, shuffled, duplicated, in
- * several calls); and the concurrency statistics summed over seeds in shared memory.
+ * several calls); in some seeds one writer backs its store up and is later restored from
+ * that backup (once or twice), going on under a new epoch; and the concurrency statistics
+ * summed over seeds in shared memory.
  * Everything here asserts (Check) on allocation failure: it is test code. */
 #ifndef SN_TESTS_CONV_WORLD_H
 #define SN_TESTS_CONV_WORLD_H
@@ -33,6 +35,10 @@ typedef struct conv_stats {
     unsigned long rows, retracted, retracted_retractions, links, merged_patients, patients;
     unsigned long cycles, live_cycles; /* seeds whose links (live links) close a cycle */
     unsigned long midway, midway_stubs; /* midway checks; rows known only from sets there */
+    unsigned long restores, restore_seeds, restores_again; /* again: from one backup twice */
+    unsigned long restore_lost;     /* own commits of the old epoch nobody else held: gone */
+    unsigned long restore_returned; /* old-epoch commits the restored store took back */
+    unsigned long restore_stuck;    /* commits left waiting for ever behind a lost one */
     double seconds;
     char first_refusal[256];
 } conv_stats;
@@ -68,16 +74,31 @@ void conv_bodies_free(conv_bodies *l);
 typedef struct conv_row {
     uint16_t table;
     uint8_t id[SCHEMA_ID_LEN];
-    int writer;   /* who inserted it */
-    uint64_t seq; /* in which commit */
+    int writer;         /* who inserted it */
+    crdt_origin origin; /* under which origin (a restored writer changes epoch) */
+    uint64_t seq;       /* in which commit */
 } conv_row;
+
+/* A list of commit dots (origin, seq), duplicates allowed. */
+typedef struct conv_dots {
+    crdt_dot *v;
+    size_t n, cap;
+} conv_dots;
 
 typedef struct conv_writer {
     node_store *st;
     test_clock clock;
     char name[16];
     crdt_vv applied;
+    conv_dots recv;  /* every commit offered to its store (restore seeds only) */
+    uint64_t stuck;  /* after the full exchange: commits that must still wait */
 } conv_writer;
+
+/* One restore: the origin the writer gave up, and what the backup held of it. */
+typedef struct conv_restore {
+    crdt_origin old;
+    uint64_t backup_held;
+} conv_restore;
 
 typedef struct conv_world {
     int seed;
@@ -94,6 +115,17 @@ typedef struct conv_world {
     conv_stats local;
     const schema_table *t_patient, *t_link, *t_retraction;
     const schema_table *clinical[4]; /* encounter, allergy, condition, observation */
+    /* Restores (one seed in five), drawn from their own generator so that the other seeds
+     * run exactly as they would without them. */
+    test_rng rrng;
+    int restorer;           /* the writer backed up and restored; -1: none this seed */
+    int backup_round;       /* its backup is taken at the start of this round ... */
+    int restore_round[2];   /* ... and it is restored at the start of these (-1: not) */
+    char backup[4200];      /* the backup file */
+    crdt_vv backup_held;    /* what the backup holds */
+    conv_dots backup_recv;  /* the restorer's recv when the backup was taken */
+    conv_restore restores[2];
+    int nrestores;
 } conv_world;
 
 /* The world of one seed: 3 to 5 writers named w0.., each with a NODE_FAST store in the new
@@ -127,7 +159,27 @@ bool conv_world_export(conv_world *c, int wi, conv_bodies *out);
 bool conv_world_deliver_part(conv_world *c, int wi, int src);
 
 /* Every writer imports every commit of every writer (collected into *all, which the
- * caller frees), each in its own shuffled order. False after conv_fail. */
+ * caller frees), each in its own shuffled order; then, in restore seeds, each writer's
+ * `stuck` is set: the commits offered to it that wait behind one that was lost with a
+ * restore (any other waiting commit fails the seed). False after conv_fail. */
 bool conv_world_exchange_all(conv_world *c, conv_bodies *all);
+
+/* ---- restores (tests/conv_restore.c) ----------------------------------------------- */
+
+/* Restore seeds: pick the rounds of the backup and of one or two restores among
+ * `rounds`. Call once, before the first round. */
+void conv_world_plan_restores(conv_world *c, int rounds);
+
+/* At the start of round `round`: take the restorer's backup, or restore it from that
+ * backup (its store directory loses store.db, keeping its keys; node_store_restore brings
+ * the backup back; the store reopens under a new epoch, checked to be above every epoch
+ * the writer had, with nothing of it held). *restored is true after a restore. False
+ * after conv_fail. */
+bool conv_world_restore_step(conv_world *c, int round, bool *restored);
+
+/* Shared by conv_world.c and conv_restore.c: append a dot; after the full exchange, set
+ * writer wi's `stuck` (false after conv_fail when a commit waits that nothing excuses). */
+void conv_dots_push(conv_dots *l, const crdt_dot *d);
+bool conv_world_count_stuck(conv_world *c, int wi);
 
 #endif

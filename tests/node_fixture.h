@@ -47,8 +47,10 @@
                   (s).duplicates, (s).waiting, (s).applied, (s).unknown,                   \
                   #rcv " " #sto " " #dup " " #wai " " #app " " #unk)
 
-/* Open options with the fake clock `clock` and NODE_FAST durability. */
-#define OPTS(clock) {.now_ms = test_clock_now, .now_ctx = (clock), .durability = NODE_FAST}
+/* Open options with the fake clock `clock` and NODE_FAST durability; the instance tokens
+ * (clone detection) live in the test case's directory, as for mk(). */
+#define OPTS(clock)                                                                        \
+    {.now_ms = test_clock_now, .now_ctx = (clock), .durability = NODE_FAST, .state_dir = g_dir}
 
 /* ---- test cases and their directory ------------------------------------------------- */
 

@@ -59,8 +59,9 @@ node_store *test_store_new(const char *parent, const char *name, test_clock *clo
 {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/%s", parent, name);
+    /* The instance tokens go to `parent` too, never to the user's own state directory. */
     node_open_opts opts = {.now_ms = test_clock_now, .now_ctx = clock,
-                           .durability = NODE_FAST};
+                           .durability = NODE_FAST, .state_dir = parent};
     sn_err err = SN_ERR_INIT;
     int rc = node_store_create(dir, name, &opts, &err);
     ck_assert_msg(rc == 0, "create %s: %s", dir, err.msg);

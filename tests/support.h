@@ -29,7 +29,8 @@ char *test_tmpdir(void);
 void test_rmtree(const char *path);
 
 /* Create and open a store named `name` in a new subdirectory of `parent`, with the fake
- * clock and NODE_FAST durability. Asserts on failure. */
+ * clock and NODE_FAST durability; `parent` is its state directory (instance tokens), so
+ * reopen it with .state_dir = parent. Asserts on failure. */
 node_store *test_store_new(const char *parent, const char *name, test_clock *clock);
 
 #endif

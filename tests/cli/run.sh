@@ -29,6 +29,8 @@ unset OUTPOST_STORE
 # The machine's own configuration must not leak in: an empty file stands for "none".
 : >"$TMP/empty.conf"
 export OUTPOST_CONFIG="$TMP/empty.conf"
+# Instance tokens (clone and restore detection) stay out of the user's state directory.
+export OUTPOST_STATE_DIR="$TMP/state"
 export OUTPOST_TEST_OS_USER=tester
 passed=0
 failed=0
@@ -139,9 +141,19 @@ refused() {
 # new_store DIR NAME: a fresh store.
 new_store() { ok op --store "$1" init --name "$2"; }
 
+# enrolled DIR...: enrol each store (made by new_store) with the test's CA, once; log files
+# carry signed commits, so both ends of an exchange must be enrolled.
+enrolled() {
+    for _en in "$@"; do
+        _mark="$T/enrolled-$(basename "$_en")"
+        [ -e "$_mark" ] || { enroll_store "$_en" && : >"$_mark"; }
+    done
+}
+
 # send FROM TO: carry what TO lacks from FROM, using TO's vector file; $T/out has the
 # import's counts.
 send() {
+    enrolled "$1" "$2"
     ok op --store "$2" vector -o "$T/peer.vec"
     ok op --store "$1" log export --peer-vector "$T/peer.vec" -o "$T/carry.log"
     ok op --store "$2" log import "$T/carry.log"
@@ -176,7 +188,9 @@ help_words="init|add|add_patient|set|retract|show|list|conflicts|conflicts_list|
 conflicts_resolve|log|log_export|log_import|vector|digest|status|user|user_add|user_list|\
 user_disable|patient|patient_register|patient_find|patient_show|patient_update|\
 patient_duplicates|patient_merge|patient_unmerge|encounter|encounter_add|note|note_add|allergy|\
-allergy_add|condition|condition_add|observation|observation_add|audit|history"
+allergy_add|condition|condition_add|observation|observation_add|audit|history|\
+ca|ca_init|ca_issue|ca_revoke|ca_list|ca_show|enroll|enroll_request|enroll_install|trust|\
+trust_show|trust_add_crl|trust_add_cert|quarantine"
 
 check_help() { # check_help WORDS...: --help and -h print usage to stdout and succeed
     for h in --help -h; do
@@ -219,6 +233,7 @@ t_help_log_import() { check_help log import; }
 t_help_vector() { check_help vector; }
 t_help_digest() { check_help digest; }
 t_help_status() { check_help status; }
+t_help_quarantine() { check_help quarantine; has "equivocation" "$T/out"; }
 t_help_user() { check_help user; has "disable" "$T/out"; }
 t_help_user_add() { check_help user add; has "--os-user" "$T/out"; }
 t_help_user_list() { check_help user list; }
@@ -420,9 +435,9 @@ t_exchange() {
     PA=$PID
     okv PB op --store b add patient --family Brown
     send a b
-    has "stored      1" "$T/out"
+    line '^stored +1$' "$T/out"
     send b a
-    has "stored      1" "$T/out"
+    line '^stored +1$' "$T/out"
     ok op --store b show patient "$PA"
     has "Smith" "$T/out"
     ok op --store a show patient "$PB"
@@ -436,7 +451,8 @@ t_exchange() {
     # The same file twice is harmless.
     ok op --store a log export -o "$T/all.log"
     ok op --store b log import "$T/all.log"
-    has "duplicates  2" "$T/out"
+    line '^duplicates +2$' "$T/out"
+    line '^stored +0$' "$T/out"
     ok op --store b --json log import "$T/all.log"
     has '"stored":0' "$T/out"
     ok op --store a vector
@@ -494,6 +510,38 @@ t_conflict() {
     [ "$(op --store a digest)" = "$(op --store b digest)" ] || die "digests differ"
 }
 
+# A lost laptop: the CA revokes it with its last good commit; the commits it made after
+# are kept but not applied, and listed for review, whichever arrives first.
+t_revocation() {
+    new_store a "Site A"
+    new_store b "Site B"
+    new_store c "Site C"
+    enrolled a b c
+    add_patient a
+    ok op --store a add patient --family Lost --birth-date 1991-01-01 --gender male
+    ok op --store a add patient --family Later --birth-date 1992-02-02 --gender female
+    ok op ca revoke "Site A" --ca ca --last-good-seq 1 --reason lost
+    ok op --store b trust add-crl ca/crl
+    send a b
+    line '^quarantined +2$' "$T/out"
+    ok op --store b quarantine
+    line '^[0-9a-f]{32}/1  commits 2\.\.3  revoked certificate$' "$T/out"
+    ok op --store b --json status
+    has '"quarantined":2' "$T/out"
+    ok op --store b list patient
+    hasnt "Lost" "$T/out"
+    # C takes the commits first, the list later: the same records in the end.
+    send a c
+    ok op --store c list patient
+    has "Lost" "$T/out"
+    ok op --store c trust add-crl ca/crl
+    ok op --store c list patient
+    hasnt "Lost" "$T/out"
+    [ "$(op --store b digest)" = "$(op --store c digest)" ] || die "digests differ"
+    ok op --store a quarantine
+    has "nothing quarantined" "$T/out"
+}
+
 # A set that arrives before the insert of its row: the row is shown, marked as waiting for
 # its insert, and completed when the insert arrives.
 t_pending_insert() {
@@ -504,6 +552,7 @@ t_pending_insert() {
     send a b
     ok op --store b set patient "$PID" given Janet
     # Only B's own commit goes to C: export against A's vector (A holds A's commits).
+    enrolled c
     ok op --store a vector -o "$T/a.vec"
     ok op --store b log export --peer-vector "$T/a.vec" -o "$T/b-only.log"
     has "exported 1 commit to" "$T/out"
@@ -580,6 +629,7 @@ bad_log() {
     new_store other Other
     ok op --store other add patient --family Other
     ok op --store other add patient --family Another
+    enrolled s other
     ok op --store other log export -o "$T/good.log"
     SIZE=$(wc -c <"$T/good.log")
 }
@@ -1140,6 +1190,7 @@ t_log() {
     # Reading a patient's history is a read of the record; the whole log is not.
     ok op --store s audit --patient "$P2"
     [ "$(grep -c ' read ' "$T/out")" -eq 1 ] || die "want one read event: $(cat "$T/out")"
+    enrolled s
     ok op --store s log export -o "$T/all.log"
     ok op --store s audit
     line ' export +log export: 4 commits to ' "$T/out"
@@ -1181,6 +1232,8 @@ c.commit()' s/store.db || die "cannot tamper with the audit table"
 
 # --- run ------------------------------------------------------------------------------------
 
+. "$HERE/trust.sh"
+
 run help_global t_help_global
 for w in $(echo "$help_words" | tr '|' ' '); do
     run "help_$w" "t_help_$w"
@@ -1198,6 +1251,7 @@ run json_escaping t_json_escaping
 run exchange t_exchange
 run conflict t_conflict
 run pending_insert t_pending_insert
+run revocation t_revocation
 run bad_usage t_bad_usage
 run bad_missing_required t_bad_missing_required
 run bad_date t_bad_date
@@ -1229,6 +1283,62 @@ run patient_show_golden t_patient_show_golden
 run patient_show_empty t_patient_show_empty
 run log t_log
 run audit t_audit
+run ca_enroll t_ca_enroll
+run ca_revoke t_ca_revoke
+run ca_bad t_ca_bad
+run enroll_bad t_enroll_bad
+run enroll_store t_enroll_store
+
+# --- backup and restore (a restored store takes a new epoch) ---------------------------
+
+t_help_backup() { check_help backup; has "--force" "$T/out"; }
+t_help_restore() { check_help restore; has "new epoch" "$T/out"; }
+
+t_backup_restore() {
+    new_store s Site
+    okv PID op --store s patient register --family Smith
+    ok op --store s backup "$T/b1.db"
+    has "backed up store Site" "$T/out"
+    has "s/keys" "$T/out"
+    refused 65 s op --store s backup "$T/b1.db"
+    has "--force" "$T/err"
+    ok op --store s backup --force "$T/b1.db"
+    ok op --store s patient register --family Jones
+    ok op --store s audit
+    has "backup: the whole store" "$T/out"
+    # The disk fails: the database is moved aside, the key file stays.
+    mkdir aside && mv s/store.db* aside/
+    ok op restore "$T/b1.db" --store s
+    has "new epoch" "$T/out"
+    ok op --store s status
+    line '^origin +[0-9a-f]{32}/2$' "$T/out"
+    has "taking epoch 2" "$T/err"
+    ok op --store s status
+    line '^origin +[0-9a-f]{32}/2$' "$T/out"
+    [ ! -s "$T/err" ] || die "a plain reopen warned: $(cat "$T/err")"
+    ok op --store s audit
+    has "took epoch 2, was 1" "$T/out"
+    ok op --store s --json patient show "$PID"
+    refused 65 s op restore "$T/b1.db" --store s
+    has "aside" "$T/err"
+    # Elsewhere: the keys must come along; a damaged backup leaves the directory empty.
+    "$OUTPOST" restore "$T/b1.db" --store t >"$T/out" 2>"$T/err" && die "restored without keys"
+    has "--keys" "$T/err"
+    echo "not a database, not at all, really not" >junk.db
+    mkdir u
+    "$OUTPOST" restore junk.db --store u --keys s/keys >"$T/out" 2>"$T/err"
+    [ $? -eq 65 ] || die "junk restored"
+    [ -z "$(ls -A u)" ] || die "a refused restore left $(ls -A u)"
+    ok op --json restore "$T/b1.db" --store t --keys s/keys
+    has '"name":"Site"' "$T/out"
+    ok op --store t status
+    line '^origin +[0-9a-f]{32}/[0-9]+$' "$T/out"
+    ! grep -Eq '^origin +[0-9a-f]{32}/(1|2)$' "$T/out" || die "a copy elsewhere reused an epoch"
+}
+
+run help_backup t_help_backup
+run help_restore t_help_restore
+run backup_restore t_backup_restore
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

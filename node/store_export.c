@@ -1,0 +1,286 @@
+/* node/store_export.c - sending commits as signed units. Other origins' commits go out cut
+ * at the checkpoints this node received with them, so they verify end to end whoever
+ * relays them. This node's own replica's commits (every epoch it held) are cut about every
+ * NODE_UNIT_TARGET bytes under checkpoints it signs now and keeps, so a later export
+ * reuses them and never signs two different links for one seq. */
+#include <string.h>
+
+#include "base/alloc.h"
+#include "node/keyfile.h"
+#include "node/store_int.h"
+#include "node/trust.h"
+#include "node/units.h"
+
+typedef struct signer {
+    bool ready;
+    sync_keys keys;
+    uint64_t serial;
+} signer;
+
+static int signer_load(node_store *st, signer *sg, sn_err *err)
+{
+    if (sg->ready)
+        return 0;
+    sync_cert own;
+    int rc = node_trust_own(st, &own, err);
+    if (rc == SN_ENOTFOUND)
+        sn_err_prefix(err, "this node's commits cannot be signed for sending");
+    if (rc == 0)
+        rc = node_keyfile_load(st->dir, &sg->keys, err);
+    if (rc == 0 && memcmp(own.sign_pk, sg->keys.sign_pk, SYNC_SIGN_PK_LEN) != 0)
+        rc = sn_err_set(err, SN_EAUTH, "this node's certificate is for other keys than the "
+                        "ones in '%s/keys'", st->dir);
+    sg->serial = own.serial;
+    sg->ready = rc == 0;
+    return rc;
+}
+
+/* Stored checkpoint seqs of origin idx in [from, to], ascending. *seqs is the caller's. */
+static int checkpoint_seqs(node_store *st, uint32_t idx, uint64_t from, uint64_t to,
+                           uint64_t **seqs, size_t *n, sn_err *err)
+{
+    *seqs = NULL;
+    *n = 0;
+    size_t cap = 0;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT seq FROM checkpoint WHERE origin = ?1 AND seq"
+                                " BETWEEN ?2 AND ?3 ORDER BY seq", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading checkpoints");
+    sqlite3_bind_int64(s, 1, idx);
+    sqlite3_bind_int64(s, 2, (int64_t)from);
+    sqlite3_bind_int64(s, 3, (int64_t)to);
+    int res = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap < 16 ? 16 : cap * 2;
+            uint64_t *a = sn_realloc(*seqs, ncap * sizeof *a);
+            if (a == NULL) {
+                res = sn_err_set(err, SN_ENOMEM, "out of memory reading checkpoints");
+                break;
+            }
+            *seqs = a;
+            cap = ncap;
+        }
+        (*seqs)[(*n)++] = (uint64_t)sqlite3_column_int64(s, 0);
+    }
+    if (res == 0 && rc != SQLITE_DONE)
+        res = node_store_fail(st, rc, err, "reading checkpoints");
+    sqlite3_finalize(s);
+    if (res != 0) {
+        sn_free(*seqs);
+        *seqs = NULL;
+        *n = 0;
+    }
+    return res;
+}
+
+/* Sign and keep checkpoints of our own origin idx over from..held, about every
+ * NODE_UNIT_TARGET body bytes, reusing those already made. */
+static int sign_own(node_store *st, uint32_t idx, uint64_t from, uint64_t held, signer *sg,
+                    sn_err *err)
+{
+    uint64_t *have = NULL;
+    size_t nhave = 0, h = 0;
+    int rc = checkpoint_seqs(st, idx, from, held, &have, &nhave, err);
+    if (rc == 0 && nhave > 0 && have[nhave - 1] == held) {
+        sn_free(have);
+        return 0; /* the usual repeat export: everything is cut already */
+    }
+    sqlite3_stmt *s = NULL;
+    if (rc == 0 && sqlite3_prepare_v2(st->db, "SELECT key, hlc, length(body), link FROM"
+                                      " commit_log WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
+                                      -1, &s, NULL) != SQLITE_OK)
+        rc = node_store_fail(st, sqlite3_errcode(st->db), err, "reading the commit log");
+    if (rc == 0)
+        rc = signer_load(st, sg, err);
+    if (rc == 0)
+        rc = node_txn_begin(st, err);
+    if (rc != 0) {
+        sqlite3_finalize(s);
+        sn_free(have);
+        return rc;
+    }
+    /* The checkpoint's hlc_max covers commits 1..seq: start from what precedes `from`. */
+    sqlite3_bind_int64(s, 1, NODE_LOG_KEY(idx, 1));
+    sqlite3_bind_int64(s, 2, NODE_LOG_KEY(idx, held));
+    crdt_hlc hlc_max = 0;
+    size_t acc = 0;
+    int src;
+    while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0) & NODE_SEQ_MAX;
+        crdt_hlc hlc = (crdt_hlc)sqlite3_column_int64(s, 1);
+        if (hlc > hlc_max)
+            hlc_max = hlc;
+        if (seq < from)
+            continue;
+        acc += (size_t)sqlite3_column_int64(s, 2) + 4;
+        while (h < nhave && have[h] < seq)
+            h++;
+        if (h < nhave && have[h] == seq) {
+            acc = 0; /* cut where a checkpoint already stands */
+            continue;
+        }
+        if (acc < NODE_UNIT_TARGET && seq != held)
+            continue;
+        if (sqlite3_column_bytes(s, 3) != 32) {
+            rc = sn_err_set(err, SN_ECORRUPT, "store '%s': commit %llu has no chain link",
+                            st->dir, (unsigned long long)seq);
+            break;
+        }
+        sync_checkpoint cp = {.origin = *node_origin_of(st, idx), .cert_serial = sg->serial,
+                              .seq = seq, .hlc_max = hlc_max};
+        memcpy(cp.link, sqlite3_column_blob(s, 3), 32);
+        sync_checkpoint_sign(&cp, sg->keys.sign_sk);
+        rc = node_checkpoint_store(st, idx, &cp, err);
+        acc = 0;
+    }
+    if (rc == 0 && src != SQLITE_DONE)
+        rc = node_store_fail(st, src, err, "reading the commit log");
+    sqlite3_finalize(s);
+    sn_free(have);
+    return node_txn_end(st, rc, err);
+}
+
+static int checkpoint_bytes(node_store *st, uint32_t idx, uint64_t seq, bool latest,
+                            uint8_t out[SYNC_CHECKPOINT_LEN], uint64_t *seq_out, bool *found,
+                            sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    const char *sql = latest ? "SELECT seq, bytes FROM checkpoint WHERE origin = ?1"
+                               " ORDER BY seq DESC LIMIT 1"
+                             : "SELECT seq, bytes FROM checkpoint WHERE origin = ?1 AND"
+                               " seq >= ?2 ORDER BY seq LIMIT 1";
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading checkpoints");
+    sqlite3_bind_int64(s, 1, idx);
+    if (!latest)
+        sqlite3_bind_int64(s, 2, (int64_t)seq);
+    rc = sqlite3_step(s);
+    *found = rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == SYNC_CHECKPOINT_LEN;
+    if (*found) {
+        *seq_out = (uint64_t)sqlite3_column_int64(s, 0);
+        memcpy(out, sqlite3_column_blob(s, 1), SYNC_CHECKPOINT_LEN);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return node_store_fail(st, rc, err, "reading checkpoints");
+    return 0;
+}
+
+/* Emit commits first..cp.seq of origin idx as one unit under checkpoint `cpb`. */
+static int emit_unit(node_store *st, uint32_t idx, uint64_t first, const uint8_t *cpb,
+                     node_bytes_fn fn, void *ctx, sn_buf *out, sn_err *err)
+{
+    sync_checkpoint cp;
+    int rc = sync_checkpoint_parse(cpb, SYNC_CHECKPOINT_LEN, &cp, err);
+    if (rc != 0)
+        return rc;
+    uint32_t count = (uint32_t)(cp.seq - first + 1);
+    const uint8_t **bodies = sn_calloc(count, sizeof *bodies);
+    size_t *lens = sn_calloc(count, sizeof *lens);
+    uint8_t **copies = sn_calloc(count, sizeof *copies);
+    if (bodies == NULL || lens == NULL || copies == NULL)
+        rc = sn_err_set(err, SN_ENOMEM, "out of memory cutting a unit of %u commits", count);
+    sqlite3_stmt *s = st->stmts[ST_LOG_RANGE];
+    if (rc == 0) {
+        sqlite3_bind_int64(s, 1, NODE_LOG_KEY(idx, first));
+        sqlite3_bind_int64(s, 2, NODE_LOG_KEY(idx, cp.seq));
+        uint32_t k = 0;
+        int src = SQLITE_DONE;
+        while (rc == 0 && k < count && (src = sqlite3_step(s)) == SQLITE_ROW) {
+            size_t n = (size_t)sqlite3_column_bytes(s, 1);
+            copies[k] = sn_malloc(n == 0 ? 1 : n);
+            if (copies[k] == NULL) {
+                rc = sn_err_set(err, SN_ENOMEM, "out of memory cutting a unit");
+                break;
+            }
+            memcpy(copies[k], sqlite3_column_blob(s, 1), n);
+            bodies[k] = copies[k];
+            lens[k] = n;
+            k++;
+        }
+        if (rc == 0 && src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = node_store_fail(st, src, err, "reading the commit log");
+        if (rc == 0 && k != count)
+            rc = sn_err_set(err, SN_ECORRUPT, "store '%s': commits of origin %u are missing "
+                            "below its checkpoint at %llu", st->dir, idx,
+                            (unsigned long long)cp.seq);
+        node_stmt_done(s);
+    }
+    if (rc == 0) {
+        out->len = 0;
+        rc = sync_unit_encode(first, bodies, lens, count, &cp, out, err);
+    }
+    if (rc == 0)
+        rc = fn(ctx, out->data, out->len, err);
+    for (uint32_t k = 0; copies != NULL && k < count; k++)
+        sn_free(copies[k]);
+    sn_free(copies);
+    sn_free(bodies);
+    sn_free(lens);
+    return rc;
+}
+
+static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t held,
+                         signer *sg, node_bytes_fn unit, void *ctx, node_export_stats *stats,
+                         sn_buf *out, sn_err *err)
+{
+    const crdt_origin *o = node_origin_of(st, idx);
+    int rc = 0;
+    if (memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) == 0)
+        rc = sign_own(st, idx, from + 1, held, sg, err);
+    uint64_t seq = from + 1;
+    while (rc == 0 && seq <= held) {
+        uint8_t cpb[SYNC_CHECKPOINT_LEN];
+        uint64_t at = 0;
+        bool found;
+        rc = checkpoint_bytes(st, idx, seq, false, cpb, &at, &found, err);
+        if (rc != 0)
+            break;
+        if (!found || at > held) {
+            stats->uncovered += held - seq + 1;
+            break;
+        }
+        rc = emit_unit(st, idx, seq, cpb, unit, ctx, out, err);
+        stats->units++;
+        stats->commits += at - seq + 1;
+        seq = at + 1;
+    }
+    return rc;
+}
+
+int node_store_export_units(node_store *st, const crdt_vv *peer_held, node_bytes_fn unit,
+                            node_bytes_fn head, void *ctx, node_export_stats *stats,
+                            sn_err *err)
+{
+    node_export_stats local = {0};
+    if (stats == NULL)
+        stats = &local;
+    *stats = (node_export_stats){0};
+    signer sg = {0};
+    sn_buf out;
+    sn_buf_init(&out, (size_t)1 << 30);
+    int rc = 0;
+    for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
+        node_origin_state os;
+        rc = node_origin_state_get(st, idx, &os, err);
+        uint64_t from = peer_held != NULL ? crdt_vv_get(peer_held, node_origin_of(st, idx)) : 0;
+        if (rc == 0 && from < os.held)
+            rc = export_origin(st, idx, from, os.held, &sg, unit, ctx, stats, &out, err);
+    }
+    for (uint32_t idx = 1; idx <= st->norigins && rc == 0 && head != NULL; idx++) {
+        uint8_t cpb[SYNC_CHECKPOINT_LEN];
+        uint64_t at;
+        bool found;
+        rc = checkpoint_bytes(st, idx, 0, true, cpb, &at, &found, err);
+        if (rc == 0 && found) {
+            rc = head(ctx, cpb, sizeof cpb, err);
+            stats->heads++;
+        }
+    }
+    sn_buf_free(&out);
+    sync_keys_wipe(&sg.keys);
+    return rc;
+}

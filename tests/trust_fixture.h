@@ -1,0 +1,38 @@
+/* tests/trust_fixture.h - a deployment CA for tests: a root key and certificate, node
+ * certificates issued from stores' enrolment requests, enrolment of stores in one call, and
+ * signed revocation lists. Helpers assert instead of returning errors. */
+#ifndef SN_TESTS_TRUST_FIXTURE_H
+#define SN_TESTS_TRUST_FIXTURE_H
+
+#include <stdint.h>
+
+#include "node/store.h"
+#include "sync/cert.h"
+#include "sync/crl.h"
+#include "sync/enroll.h"
+
+typedef struct tca {
+    uint8_t pk[SYNC_SIGN_PK_LEN];
+    uint8_t sk[SYNC_SIGN_SK_LEN];
+    sync_cert root;
+    uint64_t next_serial; /* serials issued by tca_enroll */
+    uint64_t crl_number;  /* the last list made by tca_crl */
+} tca;
+
+/* A new CA named `name` (self-signed root, valid from 1 to 4e9 unix seconds). */
+void tca_make(tca *c, const char *name);
+/* A node certificate for `req`, issued by `c`, valid in [after, before). */
+sync_cert tca_issue(const tca *c, const sync_enroll_request *req, uint64_t serial,
+                    uint64_t after, uint64_t before);
+/* Enrol `st` with `c` (request, issue the next serial, install); returns the certificate. */
+sync_cert tca_enroll(tca *c, node_store *st);
+/* The next signed list (number crl_number + 1) with the given entries. Caller frees. */
+sync_crl tca_crl(tca *c, const sync_crl_entry *entries, size_t n);
+/* An entry revoking certificate `cert` at (epoch, last_good_seq). */
+sync_crl_entry tca_entry(const sync_cert *cert, uint32_t epoch, uint64_t last_good_seq);
+
+/* Send `to` what it lacks from `from` as signed units, with every certificate `from`
+ * holds (both must be enrolled with one CA), and apply. */
+void tca_send(node_store *from, node_store *to);
+
+#endif
