@@ -51,7 +51,7 @@
  * opts.machine_id, /etc/machine-id, /var/lib/dbus/machine-id, else the host name;
  * hardware = the same over /sys/class/dmi/id/product_uuid. That file is usually readable
  * by root only, so hardware counts only when both the stored and the current value are
- * known, and a value once stored is kept when the current process cannot read it.
+ * known, and a value once stored is kept while the machine-id stays the same.
  *
  * Limits. A snapshot that brings back the state directory together with the store (a
  * whole virtual machine rolled back) cannot be told here, nor a clone that kept the
@@ -469,6 +469,13 @@ static int rotate(epoch_ctx *e, const uint8_t replica[16], uint32_t epoch, sn_er
         rc = node_meta_blob_put(st, "machine", e->fp.machine, 16, err);
     if (rc == 0 && e->fp.has_hw)
         rc = node_meta_blob_put(st, "hardware", e->fp.hw, 16, err);
+    /* On another machine whose UUID we cannot read, the old one's would only mislead. */
+    if (rc == 0 && !e->fp.has_hw && e->has_hw && memcmp(e->machine, e->fp.machine, 16) != 0) {
+        int src = sqlite3_exec(st->db, "DELETE FROM meta WHERE key = 'hardware'", NULL, NULL,
+                               NULL);
+        if (src != SQLITE_OK)
+            rc = node_store_fail(st, src, err, "writing store metadata");
+    }
     if (rc != 0)
         return rc;
     if (e->tok.valid && e->tok.epoch > epoch)
