@@ -41,15 +41,15 @@ static int put_range(void *arg, const node_quarantine *q, sn_err *err)
     listing *l = arg;
     char hex[2 * CRDT_REPLICA_LEN + 1];
     origin_hex(hex, &q->origin);
-    const char *why = q->frozen ? "frozen: equivocation" : "revoked certificate";
+    bool json = l->ctx->json;
+    const char *why = q->frozen ? (json ? "equivocation" : "frozen: equivocation")
+                                : (json ? "revoked" : "revoked certificate");
     int rc = sn_buf_appendf(&l->ctx->out, err,
-                            l->ctx->json ? "%s{\"origin\":\"%s\",\"epoch\":%u,\"first\":%llu,"
-                                           "\"last\":%llu,\"reason\":\"%s\"}"
-                                         : "%s%s/%u  commits %llu..%llu  %s\n",
-                            l->ctx->json && l->n > 0 ? "," : "", hex, q->origin.epoch,
-                            (unsigned long long)q->first, (unsigned long long)q->last,
-                            q->frozen ? (l->ctx->json ? "equivocation" : why)
-                                      : (l->ctx->json ? "revoked" : why));
+                            json ? "%s{\"origin\":\"%s\",\"epoch\":%u,\"first\":%llu,"
+                                   "\"last\":%llu,\"reason\":\"%s\"}"
+                                 : "%s%s/%u  commits %llu..%llu  %s\n",
+                            json && l->n > 0 ? "," : "", hex, q->origin.epoch,
+                            (unsigned long long)q->first, (unsigned long long)q->last, why);
     l->n++;
     return rc;
 }
