@@ -12,11 +12,11 @@ WERROR   ?= 1
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wwrite-strings -Wpointer-arith -Wundef -Wvla -Wimplicit-fallthrough -Wcast-qual
 SN_CFLAGS = -std=c11 -D_GNU_SOURCE -MMD -MP -I. $(WARN) $(if $(filter 1,$(WERROR)),-Werror)
-PKGS      = sqlite3 libsodium msgpack libxxhash inih
+PKGS      = sqlite3 libuv libsodium msgpack libxxhash inih
 SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -lsodium -lmsgpackc -lxxhash -linih)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -lsodium -lmsgpackc -lxxhash -linih)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
 LIB_SRC   = $(wildcard base/*.c crdt/*.c schema/*.c sync/*.c node/*.c)
@@ -54,7 +54,7 @@ all:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release build
 
 # The test binary needs the fault injector, compiled only into test flavours.
-build: $(B)/outpost $(if $(filter release,$(FLAVOUR)),,$(B)/check_outpost)
+build: $(B)/outpost $(if $(filter release,$(FLAVOUR)),,$(B)/check_outpost $(B)/linksim)
 
 deps:
 	$(Q)./scripts/install-deps
@@ -74,6 +74,12 @@ $(B)/outpost: $(CLI_OBJ) $(B)/liboutpost.a
 $(B)/check_outpost: $(TEST_OBJ) $(B)/liboutpost.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+# The link simulator for tests and benches (tests/linksim/); libuv and libc only.
+LINKSIM_OBJ = $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/linksim/*.c))
+$(B)/linksim: $(LINKSIM_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libuv 2>/dev/null || echo -luv) -lm
 
 $(B)/bench/%: bench/%.c $(B)/liboutpost.a
 	@mkdir -p $(dir $@)
@@ -112,4 +118,4 @@ lint:
 	@! grep -nE '\b(malloc|calloc|realloc|free)\s*\(' $(filter-out base/alloc.c,$(LIB_SRC) $(CLI_SRC)) || \
 	    { echo "lint: raw allocation outside base/alloc.c"; exit 1; }
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(LINKSIM_OBJ:.o=.d)

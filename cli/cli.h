@@ -203,6 +203,8 @@ int cli_cmd_condition(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_observation(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_backup(cli_ctx *ctx, int argc, char **argv);  /* cmd_backup.c */
 int cli_cmd_restore(cli_ctx *ctx, int argc, char **argv); /* cmd_backup.c */
+int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv);   /* cmd_sync.c */
+int cli_cmd_sync(cli_ctx *ctx, int argc, char **argv);    /* cmd_sync.c */
 int cli_cmd_ca(cli_ctx *ctx, int argc, char **argv);     /* cmd_ca.c */
 int cli_cmd_enroll(cli_ctx *ctx, int argc, char **argv); /* cmd_enroll.c */
 int cli_cmd_trust(cli_ctx *ctx, int argc, char **argv);  /* cmd_enroll.c */

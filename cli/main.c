@@ -44,6 +44,8 @@ static const struct command {
     {"quarantine", cli_cmd_quarantine, "commits held but not applied: revoked or equivocating"},
     {"backup", cli_cmd_backup, "copy the whole store into a file, while it is in use"},
     {"restore", cli_cmd_restore, "bring back a store from a backup (takes a new epoch)"},
+    {"serve", cli_cmd_serve, "run the sync daemon: accept peers, keep sessions with hubs"},
+    {"sync", cli_cmd_sync, "sync with a hub or a peer over the network (--once: one session)"},
     {"enroll", cli_cmd_enroll, "request and install this node's certificate"},
     {"trust", cli_cmd_trust, "the pinned CA, revocation lists and other nodes' certificates"},
     {"ca", cli_cmd_ca, "the deployment's certificate authority (no store needed)"},

@@ -13,7 +13,9 @@
 
 void node_config_defaults(node_config *c)
 {
-    *c = (node_config){.max_skew_ms = CRDT_HLC_DEFAULT_MAX_SKEW_MS, .log_level = SN_LOG_WARN};
+    *c = (node_config){.max_skew_ms = CRDT_HLC_DEFAULT_MAX_SKEW_MS, .log_level = SN_LOG_WARN,
+                       .retry_max_ms = 300000};
+    snprintf(c->listen, sizeof c->listen, "%s", NODE_CONFIG_LISTEN_DEFAULT);
 }
 
 int node_config_duration_ms(const char *text, uint64_t *out)
@@ -84,6 +86,20 @@ static int on_setting(void *user, const char *section, const char *name, const c
         c->max_skew_ms = ms;
         return 1;
     }
+    if (strcmp(section, "sync") == 0 && strcmp(name, "listen") == 0)
+        return copy_setting(p, section, name, value, c->listen, sizeof c->listen);
+    if (strcmp(section, "sync") == 0 && strcmp(name, "hub") == 0) {
+        if (c->nhubs == sizeof c->hubs / sizeof c->hubs[0])
+            return fail(p, section, name, "at most 8 hub addresses");
+        if (strchr(value, ':') == NULL)
+            return fail(p, section, name, "expected HOST:PORT, such as hub.example.org:7420");
+        return copy_setting(p, section, name, value, c->hubs[c->nhubs++], sizeof c->hubs[0]);
+    }
+    if (strcmp(section, "sync") == 0 && strcmp(name, "retry_max") == 0) {
+        if (node_config_duration_ms(value, &c->retry_max_ms) != 0 || c->retry_max_ms < 1000)
+            return fail(p, section, name, "expected a duration of at least 1s, such as 5m");
+        return 1;
+    }
     if (strcmp(section, "log") == 0 && strcmp(name, "level") == 0) {
         if (sn_log_level_parse(value, &c->log_level) != 0)
             return fail(p, section, name, "expected error, warn, info or debug");
@@ -98,7 +114,7 @@ static int on_setting(void *user, const char *section, const char *name, const c
     }
     return fail(p, section, name,
                 "unknown setting (known: [node] store, name; [clock] max_skew; "
-                "[log] level, journal)");
+                "[sync] listen, hub, retry_max; [log] level, journal)");
 }
 
 /* libinih (Debian's build) splits lines longer than this; refuse them clearly instead. */

@@ -5,6 +5,10 @@
  *   name = HMS Example             ; used by `outpost init` when --name is not given
  *   [clock]
  *   max_skew = 5m                  ; remote clocks further ahead are flagged (s, m, h, d)
+ *   [sync]
+ *   listen = 0.0.0.0:7420          ; where `outpost serve` accepts peers ("off": nowhere)
+ *   hub = hub.example.org:7420     ; a hub to keep a session with (repeat for more, up to 8)
+ *   retry_max = 5m                 ; longest wait between redials after failures
  *   [log]
  *   level = info                   ; error, warn, info or debug
  *   journal = false                ; true: "<N>" priority prefixes for systemd's journal
@@ -21,16 +25,22 @@
 #include "base/log.h"
 
 #define NODE_CONFIG_DEFAULT_PATH "/etc/outpost/outpost.conf"
+#define NODE_CONFIG_LISTEN_DEFAULT "0.0.0.0:7420"
 
 typedef struct node_config {
     char store[4096];  /* "" when not set */
     char name[65];     /* "" when not set */
     uint64_t max_skew_ms;
+    char listen[128]; /* NODE_CONFIG_LISTEN_DEFAULT unless set; "off" = none */
+    char hubs[8][256];
+    size_t nhubs;
+    uint64_t retry_max_ms;
     sn_log_level log_level;
     bool log_journal;
 } node_config;
 
-/* Defaults: no store, no name, 5 minutes, warn, no journal prefixes. */
+/* Defaults: no store, no name, 5 minutes, listen on port 7420, no hubs, redial at most
+ * every 5 minutes, warn, no journal prefixes. */
 void node_config_defaults(node_config *c);
 
 /* Read `path` over the values in *c. With `optional` a missing file is not an error (the

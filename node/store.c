@@ -80,6 +80,16 @@ static const char *const migrations[NODE_STORE_LAYOUT] = {
     "CREATE TABLE equivocation(origin INTEGER PRIMARY KEY, seq INTEGER NOT NULL,"
     " ours BLOB NOT NULL, theirs BLOB NOT NULL, found_ms INTEGER NOT NULL);"
     "ALTER TABLE origin ADD COLUMN bound INTEGER;",
+    /* 5: what this node knows of each peer it syncs with: the vectors last exchanged (so a
+     * HELLO sends only what changed), the unit window, and figures for the operator. */
+    "CREATE TABLE peer(replica BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL DEFAULT '',"
+    " seen BLOB, told BLOB, window INTEGER NOT NULL DEFAULT 0,"
+    " unit_target INTEGER NOT NULL DEFAULT 0,"
+    " last_seen_ms INTEGER NOT NULL DEFAULT 0, last_sync_ms INTEGER NOT NULL DEFAULT 0,"
+    " bytes_in INTEGER NOT NULL DEFAULT 0, bytes_out INTEGER NOT NULL DEFAULT 0,"
+    " sessions INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0,"
+    " skew_ms INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
+    " last_error_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */
@@ -150,11 +160,17 @@ int node_store_fail(node_store *st, int rc, sn_err *err, const char *fmt, ...)
 
 uint64_t node_now_ms(const node_store *st)
 {
-    if (st->opts.now_ms != NULL)
-        return st->opts.now_ms(st->opts.now_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    uint64_t now;
+    if (st->opts.now_ms != NULL) {
+        now = st->opts.now_ms(st->opts.now_ctx);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    }
+    if (st->clock_offset_ms < 0 && (uint64_t)-st->clock_offset_ms > now)
+        return 0;
+    return now + (uint64_t)st->clock_offset_ms;
 }
 
 void node_stmt_done(sqlite3_stmt *s)
@@ -481,6 +497,8 @@ static int load_identity(node_store *st, sn_err *err)
     if (rc == 0)
         rc = meta_get(st, "hlc_last", &v, NULL, 0, NULL, err);
     if (rc == 0)
+        rc = node_clock_offset_load(st, err);
+    if (rc == 0)
         rc = node_origins_reload(st, err);
     if (rc != 0)
         return rc;
@@ -623,4 +641,14 @@ int node_store_schema_version_put(node_store *st, sn_err *err)
 int node_store_schema_version_get(node_store *st, int64_t *v, sn_err *err)
 {
     return meta_get(st, "schema_version", v, NULL, 0, NULL, err);
+}
+
+int node_store_data_version(node_store *st, uint64_t *out, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : node_store_fail(st, rc, err, "reading the data version");
 }

@@ -56,6 +56,10 @@ SN_NODISCARD int node_store_open(node_store **out, const char *dir,
                                  const node_open_opts *opts, sn_err *err);
 void node_store_close(node_store *st); /* NULL is a no-op */
 
+/* Changes when another connection (a CLI command writing while the daemon runs) has
+ * committed to the store since the last call: PRAGMA data_version. */
+SN_NODISCARD int node_store_data_version(node_store *st, uint64_t *out, sn_err *err);
+
 /* This node's origin and name (borrowed until close). */
 const crdt_origin *node_store_origin(const node_store *st);
 const char *node_store_name(const node_store *st);

@@ -1,8 +1,9 @@
 /* node/store_export.c - sending commits as signed units. Other origins' commits go out cut
  * at the checkpoints this node received with them, so they verify end to end whoever
- * relays them. This node's own replica's commits (every epoch it held) are cut about every
- * NODE_UNIT_TARGET bytes under checkpoints it signs now and keeps, so a later export
- * reuses them and never signs two different links for one seq. */
+ * relays them. This node's own replica's commits (every epoch it held) get checkpoints
+ * about every NODE_CHECKPOINT_EVERY bytes, signed now and kept, so a later export reuses
+ * them and never signs two different links for one seq. A unit is the longest run of
+ * checkpoint ranges within the target size (at least one range). */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -76,7 +77,7 @@ static int checkpoint_seqs(node_store *st, uint32_t idx, uint64_t from, uint64_t
 }
 
 /* Sign and keep checkpoints of our own origin idx over from..held, about every
- * NODE_UNIT_TARGET body bytes, reusing those already made. */
+ * NODE_CHECKPOINT_EVERY body bytes, reusing those already made. */
 static int sign_own(node_store *st, uint32_t idx, uint64_t from, uint64_t held, signer *sg,
                     sn_err *err)
 {
@@ -121,7 +122,7 @@ static int sign_own(node_store *st, uint32_t idx, uint64_t from, uint64_t held, 
             acc = 0; /* cut where a checkpoint already stands */
             continue;
         }
-        if (acc < NODE_UNIT_TARGET && seq != held)
+        if (acc < NODE_CHECKPOINT_EVERY && seq != held)
             continue;
         if (sqlite3_column_bytes(s, 3) != 32) {
             rc = sn_err_set(err, SN_ECORRUPT, "store '%s': commit %llu has no chain link",
@@ -223,9 +224,58 @@ static int emit_unit(node_store *st, uint32_t idx, uint64_t first, const uint8_t
     return rc;
 }
 
+/* Where the unit starting at `seq` ends: the furthest checkpoint (<= held) whose range
+ * from seq stays within `target` body bytes, or the first one when even it does not.
+ * *at is 0 when no checkpoint covers seq. */
+static int unit_end(node_store *st, uint32_t idx, uint64_t seq, uint64_t held, size_t target,
+                    uint64_t *at, sn_err *err)
+{
+    *at = 0;
+    sqlite3_stmt *ck = NULL, *ln = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT seq FROM checkpoint WHERE origin = ?1 AND seq"
+                                " BETWEEN ?2 AND ?3 ORDER BY seq", -1, &ck, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db, "SELECT key, length(body) FROM commit_log WHERE key"
+                                " BETWEEN ?1 AND ?2 ORDER BY key", -1, &ln, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(ck);
+        return node_store_fail(st, rc, err, "reading checkpoints");
+    }
+    sqlite3_bind_int64(ck, 1, idx);
+    sqlite3_bind_int64(ck, 2, (int64_t)seq);
+    sqlite3_bind_int64(ck, 3, (int64_t)held);
+    sqlite3_bind_int64(ln, 1, NODE_LOG_KEY(idx, seq));
+    sqlite3_bind_int64(ln, 2, NODE_LOG_KEY(idx, held));
+    uint64_t acc = 0, counted = seq - 1;
+    int crc, lrc = SQLITE_ROW;
+    while ((crc = sqlite3_step(ck)) == SQLITE_ROW) {
+        uint64_t c = (uint64_t)sqlite3_column_int64(ck, 0);
+        while (counted < c && (lrc = sqlite3_step(ln)) == SQLITE_ROW) {
+            counted = (uint64_t)sqlite3_column_int64(ln, 0) & NODE_SEQ_MAX;
+            acc += (uint64_t)sqlite3_column_int64(ln, 1) + 4;
+        }
+        if (lrc != SQLITE_ROW && counted < c)
+            break;
+        if (acc > target && *at != 0)
+            break;
+        *at = c;
+        if (acc >= target)
+            break;
+    }
+    if (crc != SQLITE_ROW && crc != SQLITE_DONE)
+        rc = node_store_fail(st, crc, err, "reading checkpoints");
+    else if (lrc != SQLITE_ROW && lrc != SQLITE_DONE)
+        rc = node_store_fail(st, lrc, err, "reading the commit log");
+    else
+        rc = 0;
+    sqlite3_finalize(ck);
+    sqlite3_finalize(ln);
+    return rc;
+}
+
 static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t held,
-                         signer *sg, node_bytes_fn unit, void *ctx, node_export_stats *stats,
-                         sn_buf *out, sn_err *err)
+                         size_t target, signer *sg, node_bytes_fn unit, void *ctx,
+                         node_export_stats *stats, sn_buf *out, sn_err *err)
 {
     const crdt_origin *o = node_origin_of(st, idx);
     int rc = 0;
@@ -234,9 +284,11 @@ static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t h
     uint64_t seq = from + 1;
     while (rc == 0 && seq <= held) {
         uint8_t cpb[SYNC_CHECKPOINT_LEN];
-        uint64_t at = 0;
-        bool found;
-        rc = checkpoint_bytes(st, idx, seq, false, cpb, &at, &found, err);
+        uint64_t at = 0, end = 0;
+        bool found = false;
+        rc = unit_end(st, idx, seq, held, target, &end, err);
+        if (rc == 0 && end != 0)
+            rc = checkpoint_bytes(st, idx, end, false, cpb, &at, &found, err);
         if (rc != 0)
             break;
         if (!found || at > held) {
@@ -255,6 +307,14 @@ int node_store_export_units(node_store *st, const crdt_vv *peer_held, node_bytes
                             node_bytes_fn head, void *ctx, node_export_stats *stats,
                             sn_err *err)
 {
+    return node_store_export_units_sized(st, peer_held, NODE_UNIT_TARGET, unit, head, ctx,
+                                         stats, err);
+}
+
+int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size_t target,
+                                  node_bytes_fn unit, node_bytes_fn head, void *ctx,
+                                  node_export_stats *stats, sn_err *err)
+{
     node_export_stats local = {0};
     if (stats == NULL)
         stats = &local;
@@ -268,7 +328,8 @@ int node_store_export_units(node_store *st, const crdt_vv *peer_held, node_bytes
         rc = node_origin_state_get(st, idx, &os, err);
         uint64_t from = peer_held != NULL ? crdt_vv_get(peer_held, node_origin_of(st, idx)) : 0;
         if (rc == 0 && from < os.held)
-            rc = export_origin(st, idx, from, os.held, &sg, unit, ctx, stats, &out, err);
+            rc = export_origin(st, idx, from, os.held, target, &sg, unit, ctx, stats, &out,
+                               err);
     }
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0 && head != NULL; idx++) {
         uint8_t cpb[SYNC_CHECKPOINT_LEN];

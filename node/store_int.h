@@ -10,7 +10,7 @@
 #include "node/store.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
-#define NODE_STORE_LAYOUT 4
+#define NODE_STORE_LAYOUT 5
 /* Commit log rows are keyed by (origin index << 40) | seq so one rowid B-tree keeps each
  * origin's commits together and in seq order. */
 #define NODE_SEQ_BITS 40
@@ -71,6 +71,7 @@ struct node_store {
     int batch_depth;                /* > 0 while node_store_batch_begin is open */
     bool batch_lost;                /* SQLite abandoned the batch's transaction */
     sn_buf scratch;                 /* encoding buffer reused across commits */
+    int64_t clock_offset_ms;        /* added to the wall clock (node/peers.h) */
 };
 
 /* Translate an SQLite failure into our codes, keeping SQLite's words. */
@@ -191,7 +192,10 @@ SN_NODISCARD int node_store_epoch_init(node_store *st, const crdt_origin *self, 
  * epoch (st->self and the own chain state follow); then rotate the nonce. */
 SN_NODISCARD int node_store_epoch_check(node_store *st, sn_err *err);
 
-/* Current wall time per the store's clock source. */
+/* Load the persisted clock offset (store_peers.c). */
+SN_NODISCARD int node_clock_offset_load(node_store *st, sn_err *err);
+
+/* Current wall time per the store's clock source, plus the clock offset. */
 uint64_t node_now_ms(const node_store *st);
 
 #endif

@@ -19,8 +19,14 @@
 #include "node/store.h"
 #include "sync/unit.h"
 
-/* Target size of the units this node cuts of its own commits (one checkpoint each). */
+/* Target size of a unit: at most about this many body bytes under one checkpoint. */
 #define NODE_UNIT_TARGET (60u * 1024u)
+/* The smallest unit a link falls back to after cuts (DESIGN.md §5: halve, floor 4 KiB). */
+#define NODE_UNIT_FLOOR (4u * 1024u)
+/* This node signs a checkpoint of its own commits about every this many body bytes (and
+ * at the end of every export), so any holder can cut units as small as NODE_UNIT_FLOOR
+ * and as large as it likes: a unit is any range ending at a checkpoint. */
+#define NODE_CHECKPOINT_EVERY NODE_UNIT_FLOOR
 
 typedef struct node_unit_stats {
     size_t units;         /* units offered */
@@ -65,14 +71,24 @@ typedef struct node_export_stats {
 } node_export_stats;
 
 /* Emit units holding every commit the peer lacks (peer_held NULL = all), per origin in
- * seq order. Other origins' commits are cut at the checkpoints stored here; this node's
- * own replica's commits (every epoch) are cut about every NODE_UNIT_TARGET bytes, under
- * checkpoints signed now with its key and certificate serial (SN_ENOTFOUND with a hint
+ * seq order, about NODE_UNIT_TARGET body bytes per unit. Units end at checkpoints stored
+ * here; this node's own replica's commits (every epoch) get checkpoints about every
+ * NODE_CHECKPOINT_EVERY bytes first, signed now with its key and certificate serial (SN_ENOTFOUND with a hint
  * when the node is not enrolled). Then `head` gets each origin's latest checkpoint, so a
- * peer can detect equivocation even when it lacks nothing. `stats` may be NULL. */
+ * peer can detect equivocation even when it lacks nothing. `stats` may be NULL.
+ * A `unit` callback may return NODE_EXPORT_PAUSE to stop after that unit (a sender whose
+ * window is full): the call then returns NODE_EXPORT_PAUSE without emitting heads, and
+ * the caller resumes later with a vector raised by what it was given. */
+#define NODE_EXPORT_PAUSE 1
 SN_NODISCARD int node_store_export_units(node_store *st, const crdt_vv *peer_held,
                                          node_bytes_fn unit, node_bytes_fn head, void *ctx,
                                          node_export_stats *stats, sn_err *err);
+/* The same with units of about `target` body bytes (at least one checkpoint range each,
+ * however long): a link shrinks them after cuts. */
+SN_NODISCARD int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held,
+                                               size_t target, node_bytes_fn unit,
+                                               node_bytes_fn head, void *ctx,
+                                               node_export_stats *stats, sn_err *err);
 
 /* Quarantined commits: held and verified but not applied, per origin. */
 typedef struct node_quarantine {

@@ -18,6 +18,7 @@
     X(schema_codec_suite)                                                                  \
     X(schema_hostile_suite)                                                                \
     X(sync_unit_suite)                                                                     \
+    X(sync_frame_suite)                                                                    \
     X(node_store_suite)                                                                    \
     X(node_apply_suite)                                                                    \
     X(node_read_suite)                                                                     \
@@ -37,6 +38,7 @@
     X(sync_cert_suite)                                                                     \
     X(sync_crl_suite)                                                                      \
     X(sync_enroll_suite)                                                                   \
+    X(sync_noise_suite)                                                                    \
     X(convergence_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));

@@ -1,0 +1,440 @@
+/* node/link_exchange.c - the exchange after the handshake (DESIGN.md §5): HELLO with the
+ * vector last told this peer plus what changed (the whole vector when the peer's copy is
+ * unknown or stale), then units the peer lacks, cut from the store with a window of them
+ * in flight, each acknowledged by the receiver once durably stored; certificates of the
+ * origins sent, the revocation list when the peer's is older, the latest checkpoints of
+ * the origins the peer named (to expose equivocation), CAUGHT_UP when all is sent. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "node/link_int.h"
+#include "node/store_int.h"
+#include "node/trust.h"
+#include "node/units.h"
+#include "schema/schema.h"
+#include "sync/crl.h"
+#include "sync/unit.h"
+#include "sync/wire.h"
+
+#define WINDOW_START 4u
+
+/* Our HELLO: the whole vector unless the peer holds the one we last told it. */
+static int send_hello(node_link *l, bool full, sn_err *err)
+{
+    sync_hello h = {.version = SYNC_WIRE_VERSION, .schema = SCHEMA_VERSION};
+    crdt_vv held;
+    crdt_vv_init(&held);
+    crdt_vv_init(&h.vv);
+    int rc = node_store_held(l->st, &held, err);
+    if (rc == 0 && !full)
+        full = !crdt_vv_dominates(&held, &l->peer.told); /* a restore went back: start over */
+    if (rc == 0 && full) {
+        h.flags = SYNC_HELLO_FULL;
+        rc = crdt_vv_copy(&h.vv, &held, err);
+        l->stats.hellos_full++;
+    } else if (rc == 0) {
+        sync_vv_digest(&l->peer.told, h.base);
+        for (size_t i = 0; i < held.n && rc == 0; i++)
+            if (crdt_vv_get(&l->peer.told, &held.e[i].origin) != held.e[i].seq)
+                rc = crdt_vv_raise(&h.vv, &held.e[i].origin, held.e[i].seq, err);
+    }
+    sn_buf_reset(&l->scratch);
+    if (rc == 0)
+        rc = sync_hello_encode(&h, &l->scratch, err);
+    if (rc == 0)
+        rc = link_send(l, SYNC_MSG_HELLO, l->scratch.data, l->scratch.len, err);
+    if (rc == 0)
+        rc = crdt_vv_copy(&l->peer.told, &held, err);
+    if (rc == 0)
+        rc = node_peer_save(l->st, &l->peer, err);
+    l->hello_out = rc == 0;
+    crdt_vv_free(&held);
+    sync_hello_free(&h);
+    return rc;
+}
+
+int link_exchange_start(node_link *l, sn_err *err)
+{
+    bool found = false;
+    int rc = node_peer_load(l->st, l->peer_cert.replica, &l->peer, &found, err);
+    if (rc != 0)
+        return rc;
+    memcpy(l->peer.name, l->peer_cert.name, sizeof l->peer.name);
+    l->peer.sessions++;
+    l->peer.last_seen_ms = node_now_ms(l->st);
+    l->peer.skew_ms = l->stats.skew_ms;
+    l->window = l->peer.window != 0 ? l->peer.window : WINDOW_START;
+    if (l->window > l->o.window_max)
+        l->window = l->o.window_max;
+    l->unit_target = l->peer.unit_target != 0 ? l->peer.unit_target : NODE_UNIT_TARGET;
+    return send_hello(l, !found, err);
+}
+
+/* ---- sending ---- */
+
+static int ensure_cert(node_link *l, const uint8_t replica[16], uint64_t serial, sn_err *err)
+{
+    for (size_t i = 0; i < l->ncerts_sent; i++)
+        if (l->certs_sent[i].serial == serial && memcmp(l->certs_sent[i].replica, replica, 16) == 0)
+            return 0;
+    sync_cert c;
+    int rc = node_trust_cert_get(l->st, replica, serial, &c, err);
+    sn_buf one, msg;
+    sn_buf_init(&one, SYNC_CERT_MAX);
+    sn_buf_init(&msg, SYNC_CERT_MAX + 4);
+    if (rc == 0)
+        rc = sync_cert_encode(&c, &one, err);
+    if (rc == 0)
+        rc = sync_certs_add(&msg, one.data, one.len, err);
+    if (rc == 0)
+        rc = link_send(l, SYNC_MSG_CERTS, msg.data, msg.len, err);
+    if (rc == 0 && l->ncerts_sent == l->certs_cap) {
+        size_t cap = l->certs_cap < 16 ? 16 : l->certs_cap * 2;
+        link_cert_key *a = sn_realloc(l->certs_sent, cap * sizeof *a);
+        if (a == NULL)
+            rc = sn_err_set(err, SN_ENOMEM, "out of memory tracking certificates sent");
+        else {
+            l->certs_sent = a;
+            l->certs_cap = cap;
+        }
+    }
+    if (rc == 0) {
+        memcpy(l->certs_sent[l->ncerts_sent].replica, replica, 16);
+        l->certs_sent[l->ncerts_sent++].serial = serial;
+    }
+    sn_buf_free(&one);
+    sn_buf_free(&msg);
+    return rc;
+}
+
+static bool window_full(const node_link *l)
+{
+    return l->stats.units_out - l->units_acked >= l->window || l->out.len >= l->o.output_high;
+}
+
+static int on_unit(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    node_link *l = ctx;
+    sync_unit u;
+    int rc = sync_unit_parse(p, n, &u, err);
+    if (rc != 0)
+        return rc;
+    rc = ensure_cert(l, u.cp.origin.replica, u.cp.cert_serial, err);
+    if (rc == 0)
+        rc = link_send(l, SYNC_MSG_UNIT, p, n, err);
+    if (rc == 0)
+        rc = crdt_vv_raise(&l->sent, &u.cp.origin, u.cp.seq, err);
+    if (rc == 0) {
+        l->stats.units_out++;
+        l->stats.commits_out += u.count;
+        l->caught_up_out = false;
+    }
+    sync_unit_free(&u);
+    if (rc == 0 && window_full(l))
+        return NODE_EXPORT_PAUSE;
+    return rc;
+}
+
+typedef struct heads_ctx {
+    node_link *l;
+    sn_buf *b;
+} heads_ctx;
+
+/* Heads of the origins the peer named in its HELLO: enough to expose equivocation where
+ * both sides hold the same seq of an origin under different links. */
+static int on_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    heads_ctx *h = ctx;
+    sync_checkpoint cp;
+    int rc = sync_checkpoint_parse(p, n, &cp, err);
+    if (rc != 0 || crdt_vv_get(&h->l->hello_listed, &cp.origin) == 0)
+        return rc;
+    return sn_buf_append(h->b, p, n, err);
+}
+
+static int on_unit_or_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    return on_unit(((heads_ctx *)ctx)->l, p, n, err);
+}
+
+static int check_done(node_link *l, sn_err *err);
+
+int link_exchange_pump(node_link *l, sn_err *err)
+{
+    if (!l->hello_in || l->bye_out || window_full(l))
+        return 0;
+    sn_buf heads;
+    sn_buf_init(&heads, (size_t)SYNC_MESSAGE_MAX - 1);
+    heads_ctx hc = {.l = l, .b = &heads};
+    int rc = node_store_export_units_sized(l->st, &l->sent, l->unit_target, on_unit_or_head,
+                                           l->heads_sent ? NULL : on_head, &hc, NULL, err);
+    l->export_more = rc == NODE_EXPORT_PAUSE;
+    if (rc == NODE_EXPORT_PAUSE) {
+        sn_buf_free(&heads);
+        return 0;
+    }
+    if (rc == 0 && !l->heads_sent) {
+        l->heads_sent = true;
+        if (heads.len > 0)
+            rc = link_send(l, SYNC_MSG_HEADS, heads.data, heads.len, err);
+    }
+    sn_buf_free(&heads);
+    if (rc == 0 && !l->caught_up_out) {
+        rc = link_send(l, SYNC_MSG_CAUGHT_UP, NULL, 0, err);
+        l->caught_up_out = rc == 0;
+    }
+    if (rc == 0)
+        rc = check_done(l, err);
+    return rc;
+}
+
+/* Both sides have sent all the other lacked and everything sent is acknowledged. */
+static int check_done(node_link *l, sn_err *err)
+{
+    if (!l->caught_up_out || !l->caught_up_in || l->export_more ||
+        l->units_acked != l->stats.units_out)
+        return 0;
+    if (!l->stats.caught_up) {
+        l->stats.caught_up = true;
+        l->peer.completed++;
+        l->peer.last_sync_ms = node_now_ms(l->st);
+        sn_log_info("sync %s %s: in sync (%" PRIu64 " units in, %" PRIu64 " out)", l->label,
+                    l->peer_cert.name, l->stats.units_in, l->stats.units_out);
+    }
+    if (!l->o.once || l->bye_out)
+        return 0;
+    int rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
+    if (rc == 0 && l->bye_in)
+        l->state = NODE_LINK_DONE;
+    return rc;
+}
+
+/* ---- receiving ---- */
+
+static int take_hello(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    sync_hello h;
+    int rc = sync_hello_parse(p, n, &h, err);
+    if (rc != 0) {
+        sync_hello_free(&h);
+        return rc;
+    }
+    if (h.flags & SYNC_HELLO_FULL) {
+        rc = crdt_vv_copy(&l->peer_vec, &h.vv, err);
+    } else {
+        uint8_t d[16];
+        sync_vv_digest(&l->peer.seen, d);
+        if (memcmp(d, h.base, 16) != 0) {
+            sync_hello_free(&h);
+            sn_log_debug("sync %s: peer's HELLO base is not the vector held here; asking for "
+                         "the whole", l->label);
+            return link_send(l, SYNC_MSG_NEED_FULL, NULL, 0, err);
+        }
+        rc = crdt_vv_copy(&l->peer_vec, &l->peer.seen, err);
+        for (size_t i = 0; i < h.vv.n && rc == 0; i++)
+            rc = crdt_vv_set(&l->peer_vec, &h.vv.e[i].origin, h.vv.e[i].seq, err);
+    }
+    if (rc == 0)
+        rc = crdt_vv_copy(&l->hello_listed, &h.vv, err);
+    sync_hello_free(&h);
+    if (rc == 0)
+        rc = crdt_vv_copy(&l->peer.seen, &l->peer_vec, err);
+    if (rc == 0)
+        rc = node_peer_save(l->st, &l->peer, err);
+    if (rc == 0)
+        rc = crdt_vv_copy(&l->sent, &l->peer_vec, err);
+    if (rc != 0)
+        return rc;
+    l->hello_in = true;
+    l->heads_sent = false;
+    l->caught_up_out = false;
+    /* The peer's revocation list is older than ours: send ours first. */
+    sync_crl crl;
+    rc = node_trust_crl(l->st, &crl, err);
+    if (rc == 0 && crl.number > l->peer_crl_number) {
+        sn_buf b;
+        sn_buf_init(&b, 64u << 20);
+        rc = sync_crl_encode(&crl, &b, err);
+        if (rc == 0)
+            rc = link_send(l, SYNC_MSG_CRL, b.data, b.len, err);
+        sn_buf_free(&b);
+    }
+    sync_crl_free(&crl);
+    return rc == 0 ? link_exchange_pump(l, err) : rc;
+}
+
+static int take_unit(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    node_body b = {.p = p, .n = n};
+    node_unit_stats us;
+    int rc = node_store_import_units(l->st, &b, 1, &us, err);
+    size_t applied = 0;
+    if (rc == 0)
+        rc = node_store_apply_pending(l->st, &applied, err);
+    if (rc != 0) {
+        sn_err_prefix(err, "unit %" PRIu64 " refused", l->stats.units_in + 1);
+        return rc;
+    }
+    l->stats.units_in++;
+    l->stats.commits_in += us.commits;
+    if (us.commits == 0 && us.deferred == 0)
+        l->stats.duplicate_units++;
+    if (us.commits > 0 || us.equivocations > 0)
+        l->changed = true;
+    if (us.equivocations > 0)
+        sn_log_warn("sync %s %s: a unit it sent proves an origin equivocated; that origin "
+                    "is frozen", l->label, l->peer_cert.name);
+    uint8_t ack[SYNC_ACK_LEN];
+    sync_ack_encode(++l->units_in_ok, ack);
+    return link_send(l, SYNC_MSG_ACK, ack, sizeof ack, err);
+}
+
+static int take_ack(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    uint64_t units;
+    int rc = sync_ack_parse(p, n, &units, err);
+    if (rc != 0)
+        return rc;
+    if (units < l->units_acked || units > l->stats.units_out)
+        return sn_err_set(err, SN_EPROTO, "peer acknowledged %" PRIu64 " units of %" PRIu64
+                          " sent", units, l->stats.units_out);
+    l->units_acked = units;
+    if (l->window < l->o.window_max)
+        l->window++;
+    /* Grow the unit again after success, a quarter at a time, up to the usual size. */
+    l->unit_target += l->unit_target / 4;
+    if (l->unit_target > NODE_UNIT_TARGET)
+        l->unit_target = NODE_UNIT_TARGET;
+    rc = link_exchange_pump(l, err);
+    return rc == 0 ? check_done(l, err) : rc;
+}
+
+static int take_cert(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    node_link *l = ctx;
+    sync_cert c;
+    int rc = sync_cert_parse(p, n, &c, err);
+    if (rc == 0)
+        rc = node_trust_cert_add(l->st, &c, err);
+    return rc;
+}
+
+static int take_crl(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    sync_crl crl;
+    bool taken = false;
+    int rc = sync_crl_parse(p, n, &crl, err);
+    if (rc == 0)
+        rc = node_trust_crl_offer(l->st, &crl, &taken, err);
+    if (rc == 0 && taken) {
+        l->changed = true;
+        sn_log_info("sync %s %s: revocation list %" PRIu64 " taken", l->label,
+                    l->peer_cert.name, crl.number);
+    }
+    sync_crl_free(&crl);
+    return rc;
+}
+
+static int take_heads(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    if (n % SYNC_CHECKPOINT_LEN != 0)
+        return sn_err_set(err, SN_EPROTO, "HEADS of %zu bytes", n);
+    size_t count = n / SYNC_CHECKPOINT_LEN;
+    node_body *b = sn_calloc(count == 0 ? 1 : count, sizeof *b);
+    if (b == NULL)
+        return sn_err_set(err, SN_ENOMEM, "out of memory reading checkpoints");
+    for (size_t i = 0; i < count; i++)
+        b[i] = (node_body){.p = p + i * SYNC_CHECKPOINT_LEN, .n = SYNC_CHECKPOINT_LEN};
+    size_t eq = 0;
+    int rc = node_store_offer_checkpoints(l->st, b, count, &eq, err);
+    sn_free(b);
+    if (rc == 0 && eq > 0) {
+        l->changed = true;
+        sn_log_warn("sync %s %s: its checkpoints prove %zu origin(s) equivocated; frozen",
+                    l->label, l->peer_cert.name, eq);
+    }
+    return rc;
+}
+
+static int take_bye(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    uint8_t reason;
+    char text[SYNC_BYE_TEXT_MAX + 1];
+    int rc = sync_bye_parse(p, n, &reason, text, err);
+    if (rc != 0)
+        return rc;
+    l->bye_in = true;
+    if (reason == SYNC_BYE_REFUSED) {
+        sn_err_set(err, SN_EAUTH, "peer ended the session: %s", text);
+        return SN_EAUTH;
+    }
+    if (!l->bye_out)
+        rc = link_send_final(l, SYNC_BYE_DONE, "goodbye", err);
+    if (rc == 0)
+        l->state = NODE_LINK_DONE;
+    return rc;
+}
+
+int link_exchange_message(node_link *l, uint8_t type, const uint8_t *body, size_t n, bool final,
+                          sn_err *err)
+{
+    if (final != (type == SYNC_MSG_GOODBYE))
+        return sn_err_set(err, SN_EPROTO, "%s message %s the stream's final tag",
+                          sync_msg_type_name(type), final ? "carries" : "lacks");
+    if (!l->hello_in && (type == SYNC_MSG_ACK || type == SYNC_MSG_CAUGHT_UP))
+        return sn_err_set(err, SN_EPROTO, "%s before HELLO", sync_msg_type_name(type));
+    switch (type) {
+    case SYNC_MSG_HELLO: return take_hello(l, body, n, err);
+    case SYNC_MSG_UNIT: return take_unit(l, body, n, err);
+    case SYNC_MSG_ACK: return take_ack(l, body, n, err);
+    case SYNC_MSG_CERTS: return sync_certs_each(body, n, take_cert, l, err);
+    case SYNC_MSG_CRL: return take_crl(l, body, n, err);
+    case SYNC_MSG_HEADS: return take_heads(l, body, n, err);
+    case SYNC_MSG_PING: return n == 0 ? 0 : sn_err_set(err, SN_EPROTO, "PING with a body");
+    case SYNC_MSG_NEED_FULL: return send_hello(l, true, err);
+    case SYNC_MSG_CAUGHT_UP:
+        l->caught_up_in = true;
+        return check_done(l, err);
+    case SYNC_MSG_GOODBYE: return take_bye(l, body, n, err);
+    default:
+        return sn_err_set(err, SN_EPROTO, "unknown message type 0x%02x", type);
+    }
+}
+
+void link_exchange_finish(node_link *l)
+{
+    if (!l->peer_known)
+        return;
+    sn_err err = SN_ERR_INIT;
+    if (!l->hello_out) { /* failed before the exchange: load what is known to record it */
+        bool found;
+        node_peer_free(&l->peer);
+        if (node_peer_load(l->st, l->peer_cert.replica, &l->peer, &found, &err) != 0)
+            return;
+        memcpy(l->peer.name, l->peer_cert.name, sizeof l->peer.name);
+        l->peer.last_seen_ms = node_now_ms(l->st);
+        l->peer.skew_ms = l->stats.skew_ms;
+        l->window = l->peer.window;
+        l->unit_target = l->peer.unit_target;
+    }
+    /* A cut with units in flight: fewer and smaller units next time (DESIGN.md §5). */
+    bool cut = l->state != NODE_LINK_DONE && l->stats.units_out > l->units_acked;
+    if (cut && l->window > 1)
+        l->window /= 2;
+    if (cut && l->unit_target != 0)
+        l->unit_target = l->unit_target / 2 < NODE_UNIT_FLOOR ? NODE_UNIT_FLOOR
+                                                              : l->unit_target / 2;
+    l->peer.window = l->window;
+    l->peer.unit_target = l->unit_target;
+    l->peer.bytes_in += l->stats.bytes_in;
+    l->peer.bytes_out += l->stats.bytes_out;
+    if (l->state == NODE_LINK_FAILED) {
+        memcpy(l->peer.last_error, l->error.msg, sizeof l->peer.last_error - 1);
+        l->peer.last_error[sizeof l->peer.last_error - 1] = '\0';
+        l->peer.last_error_ms = node_now_ms(l->st);
+    }
+    if (node_peer_save(l->st, &l->peer, &err) != 0)
+        sn_log_warn("sync %s: could not record the session: %s", l->label, err.msg);
+}

@@ -1,0 +1,186 @@
+/* node/store_peers.c - the peer table (node/peers.h) and the persisted clock offset. */
+#include "node/peers.h"
+
+#include <string.h>
+
+#include "node/store_int.h"
+#include "sync/wire.h"
+
+#define PEER_COLS                                                                          \
+    "replica, name, seen, told, window, last_seen_ms, last_sync_ms, bytes_in, bytes_out, " \
+    "sessions, completed, skew_ms, last_error, last_error_ms, unit_target"
+
+static int vv_column(sqlite3_stmt *s, int i, crdt_vv *out, sn_err *err)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return 0;
+    int rc = sync_vv_parse(sqlite3_column_blob(s, i), (size_t)sqlite3_column_bytes(s, i), out,
+                           err);
+    if (rc != 0)
+        sn_err_prefix(err, "a peer's stored vector is damaged");
+    return rc;
+}
+
+static void text_column(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    size_t n = t != NULL ? strlen((const char *)t) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n > 0)
+        memcpy(out, t, n);
+    out[n] = '\0';
+}
+
+static int peer_row(sqlite3_stmt *s, node_peer *p, sn_err *err)
+{
+    if (sqlite3_column_bytes(s, 0) == CRDT_REPLICA_LEN)
+        memcpy(p->replica, sqlite3_column_blob(s, 0), CRDT_REPLICA_LEN);
+    text_column(s, 1, p->name, sizeof p->name);
+    int rc = vv_column(s, 2, &p->seen, err);
+    if (rc == 0)
+        rc = vv_column(s, 3, &p->told, err);
+    p->window = (uint32_t)sqlite3_column_int64(s, 4);
+    p->last_seen_ms = (uint64_t)sqlite3_column_int64(s, 5);
+    p->last_sync_ms = (uint64_t)sqlite3_column_int64(s, 6);
+    p->bytes_in = (uint64_t)sqlite3_column_int64(s, 7);
+    p->bytes_out = (uint64_t)sqlite3_column_int64(s, 8);
+    p->sessions = (uint64_t)sqlite3_column_int64(s, 9);
+    p->completed = (uint64_t)sqlite3_column_int64(s, 10);
+    p->skew_ms = sqlite3_column_int64(s, 11);
+    text_column(s, 12, p->last_error, sizeof p->last_error);
+    p->last_error_ms = (uint64_t)sqlite3_column_int64(s, 13);
+    p->unit_target = (uint32_t)sqlite3_column_int64(s, 14);
+    return rc;
+}
+
+int node_peer_load(node_store *st, const uint8_t replica[CRDT_REPLICA_LEN], node_peer *out,
+                   bool *found, sn_err *err)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->replica, replica, CRDT_REPLICA_LEN);
+    *found = false;
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT " PEER_COLS " FROM peer WHERE replica = ?1", -1,
+                                &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading what is known of a peer");
+    sqlite3_bind_blob(s, 1, replica, CRDT_REPLICA_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    int res = 0;
+    if (rc == SQLITE_ROW) {
+        *found = true;
+        res = peer_row(s, out, err);
+    } else if (rc != SQLITE_DONE) {
+        res = node_store_fail(st, rc, err, "reading what is known of a peer");
+    }
+    sqlite3_finalize(s);
+    if (res != 0)
+        node_peer_free(out);
+    return res;
+}
+
+static int bind_vv(sqlite3_stmt *s, int i, const crdt_vv *vv, sn_buf *b, sn_err *err)
+{
+    int rc = sync_vv_encode(vv, b, err);
+    if (rc == 0)
+        sqlite3_bind_blob(s, i, b->data, (int)b->len, SQLITE_TRANSIENT);
+    sn_buf_reset(b);
+    return rc;
+}
+
+int node_peer_save(node_store *st, const node_peer *p, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO peer(" PEER_COLS ") VALUES"
+                                " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "recording what is known of a peer");
+    sn_buf b;
+    sn_buf_init(&b, (size_t)CRDT_VV_MAX_ENTRIES * SYNC_VV_ENTRY_LEN + 4);
+    sqlite3_bind_blob(s, 1, p->replica, CRDT_REPLICA_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, p->name, -1, SQLITE_STATIC);
+    rc = bind_vv(s, 3, &p->seen, &b, err);
+    if (rc == 0)
+        rc = bind_vv(s, 4, &p->told, &b, err);
+    sqlite3_bind_int64(s, 5, p->window);
+    sqlite3_bind_int64(s, 6, (int64_t)p->last_seen_ms);
+    sqlite3_bind_int64(s, 7, (int64_t)p->last_sync_ms);
+    sqlite3_bind_int64(s, 8, (int64_t)p->bytes_in);
+    sqlite3_bind_int64(s, 9, (int64_t)p->bytes_out);
+    sqlite3_bind_int64(s, 10, (int64_t)p->sessions);
+    sqlite3_bind_int64(s, 11, (int64_t)p->completed);
+    sqlite3_bind_int64(s, 12, p->skew_ms);
+    sqlite3_bind_text(s, 13, p->last_error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 14, (int64_t)p->last_error_ms);
+    sqlite3_bind_int64(s, 15, p->unit_target);
+    if (rc == 0)
+        rc = node_txn_begin(st, err);
+    if (rc == 0) {
+        int src = sqlite3_step(s);
+        if (src != SQLITE_DONE)
+            rc = node_store_fail(st, src, err, "recording what is known of a peer");
+        rc = node_txn_end(st, rc, err);
+    }
+    sqlite3_finalize(s);
+    sn_buf_free(&b);
+    return rc;
+}
+
+void node_peer_free(node_peer *p)
+{
+    if (p == NULL)
+        return;
+    crdt_vv_free(&p->seen);
+    crdt_vv_free(&p->told);
+}
+
+int node_peer_each(node_store *st, node_peer_fn fn, void *ctx, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT " PEER_COLS " FROM peer ORDER BY replica", -1,
+                                &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "listing peers");
+    int res = 0;
+    while (res == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        node_peer p;
+        memset(&p, 0, sizeof p);
+        res = peer_row(s, &p, err);
+        if (res == 0)
+            res = fn(ctx, &p, err);
+        node_peer_free(&p);
+    }
+    if (res == 0 && rc != SQLITE_DONE)
+        res = node_store_fail(st, rc, err, "listing peers");
+    sqlite3_finalize(s);
+    return res;
+}
+
+int node_store_clock_offset_set(node_store *st, int64_t offset_ms, sn_err *err)
+{
+    uint8_t b[8];
+    sn_store_u64be(b, (uint64_t)offset_ms);
+    int rc = node_txn_begin(st, err);
+    if (rc == 0)
+        rc = node_meta_blob_put(st, "clock_offset_ms", b, sizeof b, err);
+    rc = node_txn_end(st, rc, err);
+    if (rc == 0)
+        st->clock_offset_ms = offset_ms;
+    return rc;
+}
+
+int64_t node_store_clock_offset(const node_store *st) { return st->clock_offset_ms; }
+
+int node_clock_offset_load(node_store *st, sn_err *err)
+{
+    sn_buf b;
+    sn_buf_init(&b, 64);
+    bool found = false;
+    int rc = node_meta_blob_get(st, "clock_offset_ms", &b, &found, err);
+    if (rc == 0 && found && b.len == 8)
+        st->clock_offset_ms = (int64_t)sn_load_u64be(b.data);
+    sn_buf_free(&b);
+    return rc;
+}
