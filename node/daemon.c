@@ -4,6 +4,7 @@
 #include "node/daemon.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +527,8 @@ int node_daemon_run(node_store *st, const node_daemon_opts *o, node_daemon_repor
         return sn_err_set(err, SN_EINVAL, "sync --once needs a peer address");
     if (o->ndial > NODE_DAEMON_DIAL_MAX)
         return sn_err_set(err, SN_EINVAL, "at most %d peer addresses", NODE_DAEMON_DIAL_MAX);
+    /* A peer that resets mid-write is an error to handle, not a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
     daemon_t *d = sn_calloc(1, sizeof *d);
     if (d == NULL)
         return sn_err_set(err, SN_ENOMEM, "out of memory starting the daemon");

@@ -34,6 +34,7 @@
     X(node_history_suite)                                                                  \
     X(node_config_suite)                                                                   \
     X(node_restore_suite)                                                                  \
+    X(node_daemon_suite)                                                                   \
     X(schema_nhs_suite)                                                                    \
     X(sync_cert_suite)                                                                     \
     X(sync_crl_suite)                                                                      \
