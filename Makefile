@@ -87,7 +87,7 @@ $(B)/bench/%: bench/%.c $(B)/liboutpost.a
 
 # The tests: Check suites, then the CLI tests against the built binary.
 test-run: build
-	$(Q)CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-600} $(B)/check_outpost
+	$(Q)LINKSIM=$(B)/linksim CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-600} $(B)/check_outpost
 	$(Q)OUTPOST=$(B)/outpost tests/cli/run.sh
 
 test: deps
