@@ -222,6 +222,11 @@ static int take_peer(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     if (rc != 0)
         return rc;
     uint64_t now_ms = node_now_ms(l->st);
+    uint8_t kid[SYNC_KID_LEN];
+    sync_kid(kid, ca.sign_pk);
+    if (memcmp(kid, c->issuer_kid, SYNC_KID_LEN) != 0)
+        return sn_err_set(err, SN_EAUTH, "peer certificate '%s' is not from this deployment's "
+                          "CA (issued by another key)", c->name);
     rc = sync_cert_verify(c, ca.sign_pk, now_ms / 1000u, err);
     if (rc != 0) {
         sn_err_prefix(err, "peer certificate '%s' refused", c->name);
@@ -355,11 +360,12 @@ static int hs_input(node_link *l, const uint8_t *p, size_t n, size_t *used, sn_e
         if (rc != 0)
             return rc;
         *used += take;
+        if (l->step == HS_WAIT_MSG1 && l->hsin.len >= SYNC_WIRE_MAGIC_LEN &&
+            l->hsin.len <= prefix &&
+            memcmp(l->hsin.data, SYNC_WIRE_MAGIC, SYNC_WIRE_MAGIC_LEN) != 0)
+            return sn_err_set(err, SN_EPROTO, "not an Outpost sync peer, or another "
+                              "protocol version (bad magic)");
         if (l->hsin.len == prefix) {
-            if (l->step == HS_WAIT_MSG1 &&
-                memcmp(l->hsin.data, SYNC_WIRE_MAGIC, SYNC_WIRE_MAGIC_LEN) != 0)
-                return sn_err_set(err, SN_EPROTO, "not an Outpost sync peer, or another "
-                                  "protocol version (bad magic)");
             size_t len = sn_load_u16be(l->hsin.data + prefix - 2);
             if ((l->step == HS_WAIT_MSG1 && len != 32) || len > LINK_HS_MSG_MAX || len == 0)
                 return sn_err_set(err, SN_EPROTO, "handshake message of %zu bytes refused", len);
@@ -432,18 +438,19 @@ int node_link_tick(node_link *l, uint64_t now_ms, sn_err *err)
     (void)now_ms; /* the link keeps its own monotonic time */
     uint64_t now = mono_ms();
     if (l->state == NODE_LINK_HANDSHAKE && now - l->started_ms > l->o.handshake_timeout_ms) {
-        sn_err_set(err, SN_EPROTO, "handshake timed out after %" PRIu64 " s",
-                   l->o.handshake_timeout_ms / 1000u);
+        sn_err_set(err, SN_EPROTO, "handshake timed out after %" PRIu64 " ms",
+                   l->o.handshake_timeout_ms);
         return link_fail(l, SN_EPROTO, err);
     }
     if (l->state != NODE_LINK_OPEN)
         return 0;
     if (now - l->last_rx_ms > l->o.idle_timeout_ms) {
-        sn_err_set(err, SN_EPROTO, "peer silent for %" PRIu64 " s",
-                   (now - l->last_rx_ms) / 1000u);
+        sn_err_set(err, SN_EPROTO, "peer silent for %" PRIu64 " ms", now - l->last_rx_ms);
         return link_fail(l, SN_EPROTO, err);
     }
-    if (now - l->last_tx_ms > PING_EVERY_MS && !l->bye_out) {
+    uint64_t ping_every = l->o.idle_timeout_ms / 3 < PING_EVERY_MS ? l->o.idle_timeout_ms / 3
+                                                                    : PING_EVERY_MS;
+    if (now - l->last_tx_ms > ping_every && !l->bye_out) {
         int rc = link_send(l, SYNC_MSG_PING, NULL, 0, err);
         if (rc != 0)
             return link_fail(l, rc, err);

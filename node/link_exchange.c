@@ -274,7 +274,7 @@ static int take_unit(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     if (rc == 0)
         rc = node_store_apply_pending(l->st, &applied, err);
     if (rc != 0) {
-        sn_err_prefix(err, "unit %" PRIu64 " refused", l->stats.units_in + 1);
+        sn_err_prefix(err, "the session's unit %" PRIu64 " refused", l->stats.units_in + 1);
         return rc;
     }
     l->stats.units_in++;

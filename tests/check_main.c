@@ -34,6 +34,8 @@
     X(node_history_suite)                                                                  \
     X(node_config_suite)                                                                   \
     X(node_restore_suite)                                                                  \
+    X(node_link_suite)                                                                     \
+    X(node_link_attack_suite)                                                              \
     X(node_daemon_suite)                                                                   \
     X(schema_nhs_suite)                                                                    \
     X(sync_cert_suite)                                                                     \

@@ -190,7 +190,7 @@ user_disable|patient|patient_register|patient_find|patient_show|patient_update|\
 patient_duplicates|patient_merge|patient_unmerge|encounter|encounter_add|note|note_add|allergy|\
 allergy_add|condition|condition_add|observation|observation_add|audit|history|\
 ca|ca_init|ca_issue|ca_revoke|ca_list|ca_show|enroll|enroll_request|enroll_install|trust|\
-trust_show|trust_add_crl|trust_add_cert|quarantine"
+trust_show|trust_add_crl|trust_add_cert|quarantine|serve|sync"
 
 check_help() { # check_help WORDS...: --help and -h print usage to stdout and succeed
     for h in --help -h; do
@@ -1233,6 +1233,7 @@ c.commit()' s/store.db || die "cannot tamper with the audit table"
 # --- run ------------------------------------------------------------------------------------
 
 . "$HERE/trust.sh"
+. "$HERE/sync.sh"
 
 run help_global t_help_global
 for w in $(echo "$help_words" | tr '|' ' '); do
@@ -1339,6 +1340,9 @@ t_backup_restore() {
 run help_backup t_help_backup
 run help_restore t_help_restore
 run backup_restore t_backup_restore
+run sync_usage t_sync_usage
+run sync_once t_sync_once
+run sync_unenrolled t_sync_unenrolled
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
