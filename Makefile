@@ -3,6 +3,7 @@
 #   make test     install missing Debian packages, debug build, every test
 #   make check    the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    benchmarks (informative, never gating)
+#   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link
 #   make demo     install, build, run the demonstration
 #   make clean | format | lint
 
@@ -47,7 +48,7 @@ CLI_OBJ   = $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_OBJ  = $(TEST_SRC:%.c=$(B)/obj/%.o)
 BENCH_BIN = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all build test check bench demo clean deps format lint test-run cli-test
+.PHONY: all build test check bench demo clean deps format lint test-run cli-test soak
 .DEFAULT_GOAL := all
 
 all:
@@ -97,6 +98,12 @@ check: deps
 	$(Q)CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(MAKE) --no-print-directory FLAVOUR=asan CFLAGS="-g" test-run
+
+soak: deps
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=debug build
+	$(Q)LINKSIM=build/debug/linksim SN_BOOTSTRAP_COMMITS=$${SN_BOOTSTRAP_COMMITS:-50000} \
+	    CK_TIMEOUT_MULTIPLIER=12 CK_RUN_SUITE=node_daemon_suite CK_RUN_CASE=daemon \
+	    build/debug/check_outpost
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release CFLAGS="-O2 -g" $(BENCH_SRC:bench/%.c=build/release/bench/%) build/release/outpost
