@@ -49,6 +49,11 @@ int node_link_new(node_link **out, node_store *st, const node_link_opts *o, sn_e
         l->o.idle_timeout_ms = IDLE_TIMEOUT_MS;
     if (l->o.window_max == 0)
         l->o.window_max = 16;
+    l->inflight = sn_calloc(l->o.window_max, sizeof *l->inflight);
+    if (l->inflight == NULL) {
+        sn_free(l);
+        return sn_err_set(err, SN_ENOMEM, "out of memory starting a sync link");
+    }
     if (l->o.output_high == 0)
         l->o.output_high = (size_t)512 << 10;
     snprintf(l->label, sizeof l->label, "%s", o->peer_label != NULL ? o->peer_label : "peer");
@@ -62,6 +67,7 @@ int node_link_new(node_link **out, node_store *st, const node_link_opts *o, sn_e
     sync_keys keys;
     int rc = node_keyfile_load(st->dir, &keys, err);
     if (rc != 0) {
+        sn_free(l->inflight);
         sn_free(l);
         return rc;
     }
@@ -89,6 +95,7 @@ void node_link_free(node_link *l)
     crdt_vv_free(&l->hello_listed);
     crdt_vv_free(&l->sent);
     sn_free(l->certs_sent);
+    sn_free(l->inflight);
     sn_wipe(l, sizeof *l);
     sn_free(l);
 }

@@ -125,6 +125,9 @@ static int on_unit(void *ctx, const uint8_t *p, size_t n, sn_err *err)
     if (rc == 0)
         rc = link_send(l, SYNC_MSG_UNIT, p, n, err);
     if (rc == 0)
+        l->inflight[l->stats.units_out % l->o.window_max] =
+            (crdt_dot){.origin = u.cp.origin, .seq = u.cp.seq};
+    if (rc == 0)
         rc = crdt_vv_raise(&l->sent, &u.cp.origin, u.cp.seq, err);
     if (rc == 0) {
         l->stats.units_out++;
@@ -205,8 +208,9 @@ static int check_done(node_link *l, sn_err *err)
     }
     if (!l->o.once || l->bye_out)
         return 0;
+    /* Nothing more will come that we need: end now, not a round trip later. */
     int rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
-    if (rc == 0 && l->bye_in)
+    if (rc == 0)
         l->state = NODE_LINK_DONE;
     return rc;
 }
@@ -288,7 +292,15 @@ static int take_unit(node_link *l, const uint8_t *p, size_t n, sn_err *err)
                     "is frozen", l->label, l->peer_cert.name);
     uint8_t ack[SYNC_ACK_LEN];
     sync_ack_encode(++l->units_in_ok, ack);
-    return link_send(l, SYNC_MSG_ACK, ack, sizeof ack, err);
+    rc = link_send(l, SYNC_MSG_ACK, ack, sizeof ack, err);
+    /* The peer will count this unit as held here once it reads the ACK: so do we, and the
+     * next HELLO's delta leaves it out. (A lost ACK only costs a full HELLO.) */
+    sync_unit u;
+    if (rc == 0 && sync_unit_parse(p, n, &u, err) == 0) {
+        rc = crdt_vv_raise(&l->peer.told, &u.cp.origin, u.cp.seq, err);
+        sync_unit_free(&u);
+    }
+    return rc;
 }
 
 static int take_ack(node_link *l, const uint8_t *p, size_t n, sn_err *err)
@@ -300,6 +312,12 @@ static int take_ack(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     if (units < l->units_acked || units > l->stats.units_out)
         return sn_err_set(err, SN_EPROTO, "peer acknowledged %" PRIu64 " units of %" PRIu64
                           " sent", units, l->stats.units_out);
+    for (uint64_t k = l->units_acked; k < units && rc == 0; k++) {
+        const crdt_dot *d = &l->inflight[k % l->o.window_max];
+        rc = crdt_vv_raise(&l->peer.seen, &d->origin, d->seq, err);
+    }
+    if (rc != 0)
+        return rc;
     l->units_acked = units;
     if (l->window < l->o.window_max)
         l->window++;
@@ -370,11 +388,9 @@ static int take_bye(node_link *l, const uint8_t *p, size_t n, sn_err *err)
         sn_err_set(err, SN_EAUTH, "peer ended the session: %s", text);
         return SN_EAUTH;
     }
-    if (!l->bye_out)
-        rc = link_send_final(l, SYNC_BYE_DONE, "goodbye", err);
-    if (rc == 0)
-        l->state = NODE_LINK_DONE;
-    return rc;
+    /* The peer has ended its side; ours ends with the connection. */
+    l->state = NODE_LINK_DONE;
+    return 0;
 }
 
 int link_exchange_message(node_link *l, uint8_t type, const uint8_t *body, size_t n, bool final,

@@ -62,6 +62,8 @@ struct node_link {
     uint64_t units_acked, units_in_ok;
     uint32_t window;
     uint32_t unit_target; /* body bytes per unit: halved after a cut, grows on acks */
+    crdt_dot *inflight; /* (origin, last seq) of units sent, not yet acknowledged: a ring of
+                         * window_max */
     link_cert_key *certs_sent;
     size_t ncerts_sent, certs_cap;
     sn_buf scratch;

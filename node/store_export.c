@@ -36,76 +36,48 @@ static int signer_load(node_store *st, signer *sg, sn_err *err)
     return rc;
 }
 
-/* Stored checkpoint seqs of origin idx in [from, to], ascending. *seqs is the caller's. */
-static int checkpoint_seqs(node_store *st, uint32_t idx, uint64_t from, uint64_t to,
-                           uint64_t **seqs, size_t *n, sn_err *err)
-{
-    *seqs = NULL;
-    *n = 0;
-    size_t cap = 0;
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT seq FROM checkpoint WHERE origin = ?1 AND seq"
-                                " BETWEEN ?2 AND ?3 ORDER BY seq", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return node_store_fail(st, rc, err, "reading checkpoints");
-    sqlite3_bind_int64(s, 1, idx);
-    sqlite3_bind_int64(s, 2, (int64_t)from);
-    sqlite3_bind_int64(s, 3, (int64_t)to);
-    int res = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t ncap = cap < 16 ? 16 : cap * 2;
-            uint64_t *a = sn_realloc(*seqs, ncap * sizeof *a);
-            if (a == NULL) {
-                res = sn_err_set(err, SN_ENOMEM, "out of memory reading checkpoints");
-                break;
-            }
-            *seqs = a;
-            cap = ncap;
-        }
-        (*seqs)[(*n)++] = (uint64_t)sqlite3_column_int64(s, 0);
-    }
-    if (res == 0 && rc != SQLITE_DONE)
-        res = node_store_fail(st, rc, err, "reading checkpoints");
-    sqlite3_finalize(s);
-    if (res != 0) {
-        sn_free(*seqs);
-        *seqs = NULL;
-        *n = 0;
-    }
-    return res;
-}
+static int checkpoint_bytes(node_store *st, uint32_t idx, uint64_t seq, bool latest,
+                            uint8_t out[SYNC_CHECKPOINT_LEN], uint64_t *seq_out, bool *found,
+                            sn_err *err);
 
-/* Sign and keep checkpoints of our own origin idx over from..held, about every
- * NODE_CHECKPOINT_EVERY body bytes, reusing those already made. */
-static int sign_own(node_store *st, uint32_t idx, uint64_t from, uint64_t held, signer *sg,
-                    sn_err *err)
+/* Sign and keep checkpoints of our own origin idx after the last one made, up to held,
+ * about every NODE_CHECKPOINT_EVERY body bytes and at held. Reads only the commits after
+ * that checkpoint, whose hlc_max carries on the running maximum: a push of one new commit
+ * costs one commit's work, however long the log. */
+static int sign_own(node_store *st, uint32_t idx, uint64_t held, signer *sg, sn_err *err)
 {
-    uint64_t *have = NULL;
-    size_t nhave = 0, h = 0;
-    int rc = checkpoint_seqs(st, idx, from, held, &have, &nhave, err);
-    if (rc == 0 && nhave > 0 && have[nhave - 1] == held) {
-        sn_free(have);
-        return 0; /* the usual repeat export: everything is cut already */
+    uint8_t lastb[SYNC_CHECKPOINT_LEN];
+    uint64_t last = 0;
+    bool found = false;
+    int rc = checkpoint_bytes(st, idx, 0, true, lastb, &last, &found, err);
+    if (rc != 0)
+        return rc;
+    crdt_hlc hlc_max = 0;
+    if (found) {
+        sync_checkpoint lcp;
+        rc = sync_checkpoint_parse(lastb, sizeof lastb, &lcp, err);
+        if (rc != 0)
+            return rc;
+        if (last >= held)
+            return 0; /* the usual repeat export: everything is cut already */
+        hlc_max = lcp.hlc_max;
+    } else {
+        last = 0;
     }
     sqlite3_stmt *s = NULL;
-    if (rc == 0 && sqlite3_prepare_v2(st->db, "SELECT key, hlc, length(body), link FROM"
-                                      " commit_log WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
-                                      -1, &s, NULL) != SQLITE_OK)
-        rc = node_store_fail(st, sqlite3_errcode(st->db), err, "reading the commit log");
-    if (rc == 0)
-        rc = signer_load(st, sg, err);
+    if (sqlite3_prepare_v2(st->db, "SELECT key, hlc, length(body), link FROM"
+                           " commit_log WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
+                           -1, &s, NULL) != SQLITE_OK)
+        return node_store_fail(st, sqlite3_errcode(st->db), err, "reading the commit log");
+    rc = signer_load(st, sg, err);
     if (rc == 0)
         rc = node_txn_begin(st, err);
     if (rc != 0) {
         sqlite3_finalize(s);
-        sn_free(have);
         return rc;
     }
-    /* The checkpoint's hlc_max covers commits 1..seq: start from what precedes `from`. */
-    sqlite3_bind_int64(s, 1, NODE_LOG_KEY(idx, 1));
+    sqlite3_bind_int64(s, 1, NODE_LOG_KEY(idx, last + 1));
     sqlite3_bind_int64(s, 2, NODE_LOG_KEY(idx, held));
-    crdt_hlc hlc_max = 0;
     size_t acc = 0;
     int src;
     while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
@@ -113,15 +85,7 @@ static int sign_own(node_store *st, uint32_t idx, uint64_t from, uint64_t held, 
         crdt_hlc hlc = (crdt_hlc)sqlite3_column_int64(s, 1);
         if (hlc > hlc_max)
             hlc_max = hlc;
-        if (seq < from)
-            continue;
         acc += (size_t)sqlite3_column_int64(s, 2) + 4;
-        while (h < nhave && have[h] < seq)
-            h++;
-        if (h < nhave && have[h] == seq) {
-            acc = 0; /* cut where a checkpoint already stands */
-            continue;
-        }
         if (acc < NODE_CHECKPOINT_EVERY && seq != held)
             continue;
         if (sqlite3_column_bytes(s, 3) != 32) {
@@ -139,7 +103,6 @@ static int sign_own(node_store *st, uint32_t idx, uint64_t from, uint64_t held, 
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading the commit log");
     sqlite3_finalize(s);
-    sn_free(have);
     return node_txn_end(st, rc, err);
 }
 
@@ -280,7 +243,7 @@ static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t h
     const crdt_origin *o = node_origin_of(st, idx);
     int rc = 0;
     if (memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) == 0)
-        rc = sign_own(st, idx, from + 1, held, sg, err);
+        rc = sign_own(st, idx, held, sg, err);
     uint64_t seq = from + 1;
     while (rc == 0 && seq <= held) {
         uint8_t cpb[SYNC_CHECKPOINT_LEN];
