@@ -90,6 +90,7 @@ $(B)/bench/%: bench/%.c $(B)/liboutpost.a
 test-run: build
 	$(Q)LINKSIM=$(B)/linksim CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-600} $(B)/check_outpost
 	$(Q)OUTPOST=$(B)/outpost tests/cli/run.sh
+	$(Q)LINKSIM=$(B)/linksim bash tests/cli/linksim.sh
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=debug test-run

@@ -158,6 +158,18 @@ static uint64_t random_budget(proxy *px, uint64_t mean)
     return (uint64_t)b;
 }
 
+/* A test tool has no useful way to go on without memory for a connection: a connection
+ * left unaccepted would stall the listener, so say so and stop. */
+static void *calloc_or_die(size_t size)
+{
+    void *p = calloc(1, size);
+    if (p == NULL) {
+        fprintf(stderr, "linksim: out of memory for a new connection\n");
+        exit(1);
+    }
+    return p;
+}
+
 /* Write `text` to `path` through a temporary file and rename(2), so a reader never
  * sees a half-written file. Returns 0 or -errno. */
 static int file_write_atomic(const char *path, const char *text)
@@ -551,12 +563,7 @@ static void lane_init(lane *ln, conn *c, uv_tcp_t *src, uv_tcp_t *dst, uint64_t 
 
 static void conn_accept(proxy *px, uint64_t id)
 {
-    conn *c = calloc(1, sizeof *c);
-    if (c == NULL) {
-        /* Take the connection off the backlog anyway, so it is refused, not left hanging. */
-        fprintf(stderr, "linksim: conn %" PRIu64 " refused: out of memory\n", id);
-        return;
-    }
+    conn *c = calloc_or_die(sizeof *c);
     c->px = px;
     c->id = id;
     c->budget = NO_BUDGET;
@@ -617,11 +624,7 @@ static void on_dropped_closed(uv_handle_t *h)
 
 static void conn_drop(proxy *px, uint64_t id)
 {
-    dropped *d = calloc(1, sizeof *d);
-    if (d == NULL) {
-        fprintf(stderr, "linksim: conn %" PRIu64 " refused: out of memory\n", id);
-        return;
-    }
+    dropped *d = calloc_or_die(sizeof *d);
     d->px = px;
     d->id = id;
     uv_tcp_init(px->loop, &d->tcp);
