@@ -399,7 +399,9 @@ int link_exchange_message(node_link *l, uint8_t type, const uint8_t *body, size_
     if (final != (type == SYNC_MSG_GOODBYE))
         return sn_err_set(err, SN_EPROTO, "%s message %s the stream's final tag",
                           sync_msg_type_name(type), final ? "carries" : "lacks");
-    if (!l->hello_in && (type == SYNC_MSG_ACK || type == SYNC_MSG_CAUGHT_UP))
+    /* CAUGHT_UP may come before the HELLO we asked again for (NEED_FULL): it answers our
+     * HELLO, not theirs. An ACK cannot: we send units only once we have their HELLO. */
+    if (!l->hello_in && type == SYNC_MSG_ACK)
         return sn_err_set(err, SN_EPROTO, "%s before HELLO", sync_msg_type_name(type));
     switch (type) {
     case SYNC_MSG_HELLO: return take_hello(l, body, n, err);

@@ -5,6 +5,7 @@
  * with latency and a cut every 16 KiB. */
 #include <check.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,20 @@ START_TEST(test_daemon_sites_sync_directly)
     ck_assert_uint_eq(rep.last.units_in + rep.last.units_out, 0);
     ck_assert_uint_eq(rep.last.hellos_full, 0);
     ck_assert_uint_lt(rep.last.bytes_out + rep.last.bytes_in, 1024);
+    stop(pid);
+    /* a forgets what b last told it (a lost ACK, a store restored): b's delta HELLO is
+     * answered by NEED_FULL, b's CAUGHT_UP overtakes its second HELLO, and all is well. */
+    char db[4200];
+    snprintf(db, sizeof db, "%s/store.db", a.dir);
+    sqlite3 *h = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(h, "DELETE FROM peer", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    insert_patient(b.st, "Again", pb);
+    pid = serve(&a, NULL, &port);
+    ck_assert_int_eq(sync_once(&b, port, &rep), 0);
+    ck_assert_uint_eq(rep.last.hellos_full, 1);
+    ck_assert_uint_eq(rep.last.commits_out, 1);
     stop(pid);
     site_open(&a);
     expect_digests(a.st, b.st, true, "after a direct sync");
