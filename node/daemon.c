@@ -224,19 +224,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     conn_close(c);
 }
 
-static int link_opts_for(daemon_t *d, conn *c, bool initiator, node_link_opts *lo)
-{
-    *lo = d->o->link;
-    lo->initiator = initiator;
-    lo->once = d->o->once;
-    lo->peer_label = c->label;
-    return 0;
-}
-
 static int conn_start(conn *c, bool initiator, sn_err *err)
 {
-    node_link_opts lo;
-    link_opts_for(c->d, c, initiator, &lo);
+    node_link_opts lo = c->d->o->link;
+    lo.initiator = initiator;
+    lo.once = c->d->o->once;
+    lo.peer_label = c->label;
     int rc = node_link_new(&c->link, c->d->st, &lo, err);
     if (rc == 0 && initiator)
         rc = node_link_start(c->link, err);
@@ -457,12 +450,11 @@ static void on_tick(uv_timer_t *t)
             sn_err_clear(&err); /* logged by the link; flushed and closed below */
         conn_flush(c);
     }
+    /* Commits made by another connection (the CLI): push them. A link's own imports, its
+     * acks and its drained write queue pump it (and the others) where they happen. */
     uint64_t v = 0;
     if (node_store_data_version(d->st, &v, &err) == 0 && v != d->data_version) {
         d->data_version = v;
-        pump_all(d, NULL);
-    } else {
-        /* Links whose write queue drained may cut more units. */
         pump_all(d, NULL);
     }
 }
