@@ -208,7 +208,7 @@ static void send(node_store *from, node_store *to) { tca_send(from, to); }
 
 static void digest(node_store *st, uint8_t out[16]) { OK(node_store_digest(st, out, E)); }
 
-static void root_setup(void) { g_root = test_tmpdir(); }
+static void root_setup(void) { g_root = test_tmpdir_mem(); }
 static void root_teardown(void)
 {
     test_rmtree(g_root);

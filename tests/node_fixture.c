@@ -15,6 +15,8 @@ char *g_dir; /* per test case, removed by the unchecked teardown even on failure
 
 void dir_setup(void) { g_dir = test_tmpdir(); }
 
+void dir_setup_mem(void) { g_dir = test_tmpdir_mem(); }
+
 void dir_teardown(void)
 {
     test_rmtree(g_dir);

@@ -58,6 +58,8 @@
 extern char *g_dir;
 /* Unchecked fixture: make g_dir / remove it and everything in it (even after a failure). */
 void dir_setup(void);
+/* The same in memory where possible (test_tmpdir_mem): for suites of many stores. */
+void dir_setup_mem(void);
 void dir_teardown(void);
 /* A new TCase `name` in s, with the g_dir fixture and a 60 s timeout. */
 TCase *fixture_tcase(Suite *s, const char *name);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void test_rng_seed(test_rng *r, uint64_t seed) { r->s = seed * 0x9E3779B97F4A7C15ull + 1; }
@@ -28,17 +29,30 @@ void test_rng_bytes(test_rng *r, uint8_t *out, size_t n)
 
 uint64_t test_clock_now(void *ctx) { return ((test_clock *)ctx)->ms; }
 
-char *test_tmpdir(void)
+static char *tmpdir_under(const char *base)
 {
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || base[0] == '\0')
-        base = "/tmp";
     size_t n = strlen(base) + 32;
     char *path = malloc(n);
     ck_assert_ptr_nonnull(path);
     snprintf(path, n, "%s/outpost-test-XXXXXX", base);
     ck_assert_msg(mkdtemp(path) != NULL, "mkdtemp failed");
     return path;
+}
+
+char *test_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    return tmpdir_under(base != NULL && base[0] != '\0' ? base : "/tmp");
+}
+
+char *test_tmpdir_mem(void)
+{
+    const char *base = getenv("TMPDIR");
+    struct stat sb;
+    if ((base == NULL || base[0] == '\0') && stat("/dev/shm", &sb) == 0 &&
+        S_ISDIR(sb.st_mode) && access("/dev/shm", W_OK) == 0)
+        return tmpdir_under("/dev/shm");
+    return test_tmpdir();
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

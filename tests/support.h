@@ -26,6 +26,10 @@ uint64_t test_clock_now(void *ctx);
 /* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); caller frees the string
  * with free() and removes the tree with test_rmtree. */
 char *test_tmpdir(void);
+/* The same in memory (/dev/shm) when TMPDIR is not set and it exists: for suites that make
+ * thousands of throw-away NODE_FAST stores, whose fsyncs (keys file, WAL set-up) on a disk
+ * cost minutes and test nothing. */
+char *test_tmpdir_mem(void);
 void test_rmtree(const char *path);
 
 /* Create and open a store named `name` in a new subdirectory of `parent`, with the fake
