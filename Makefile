@@ -3,7 +3,8 @@
 #   make test     install missing Debian packages, debug build, every test
 #   make check    the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    benchmarks (informative, never gating)
-#   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link
+#   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link;
+#                 every allocation of a sync session failing in turn
 #   make demo     install, build, run the demonstration
 #   make clean | format | lint
 
@@ -104,6 +105,8 @@ soak: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=debug build
 	$(Q)LINKSIM=build/debug/linksim SN_BOOTSTRAP_COMMITS=$${SN_BOOTSTRAP_COMMITS:-50000} \
 	    CK_TIMEOUT_MULTIPLIER=12 CK_RUN_SUITE=node_daemon_suite CK_RUN_CASE=daemon \
+	    build/debug/check_outpost
+	$(Q)SN_LINK_FAULT_STRIDE=1 CK_TIMEOUT_MULTIPLIER=20 CK_RUN_SUITE=link_fault_suite \
 	    build/debug/check_outpost
 
 bench: deps

@@ -58,7 +58,10 @@ static int send_hello(node_link *l, bool full, sn_err *err)
 int link_exchange_start(node_link *l, sn_err *err)
 {
     bool found = false;
-    int rc = node_peer_load(l->st, l->peer_cert.replica, &l->peer, &found, err);
+    /* Commits an earlier session stored but failed to apply are applied first. */
+    int rc = node_store_apply_pending(l->st, NULL, err);
+    if (rc == 0)
+        rc = node_peer_load(l->st, l->peer_cert.replica, &l->peer, &found, err);
     if (rc != 0)
         return rc;
     memcpy(l->peer.name, l->peer_cert.name, sizeof l->peer.name);

@@ -13,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "node/keyfile.h"
 #include "node/store_int.h"
 
@@ -521,6 +522,20 @@ static int load_identity(node_store *st, sn_err *err)
     return 0;
 }
 
+/* Commits held but not applied, left by an apply that failed or was killed after their
+ * import committed, are applied now. Failing that the store still opens (the records it
+ * has stay readable) and the next sync or import applies them. */
+static void apply_interrupted(node_store *st, const char *dir)
+{
+    size_t n = 0;
+    sn_err err = SN_ERR_INIT;
+    if (node_apply_pending(st, &n, &err) != 0)
+        sn_log_warn("store '%s': commits held but not yet applied stay so for now: %s", dir,
+                    err.msg);
+    else if (n > 0)
+        sn_log_info("store '%s': applied %zu commits an interrupted apply had left", dir, n);
+}
+
 int node_store_open(node_store **out, const char *dir, const node_open_opts *opts, sn_err *err)
 {
     *out = NULL;
@@ -574,6 +589,7 @@ int node_store_open(node_store **out, const char *dir, const node_open_opts *opt
         rc = node_store_upgrade(st, err);
     if (rc != 0)
         goto fail;
+    apply_interrupted(st, dir);
     *out = st;
     return 0;
 fail:

@@ -314,8 +314,27 @@ static int apply_origin(node_store *st, uint32_t idx, size_t budget, size_t *don
     return rc;
 }
 
+/* Some origin holds commits it may apply but has not: their import committed and the apply
+ * after it failed (disk full, out of memory) or the process died in between. */
+static int apply_owed(node_store *st, bool *owed, sn_err *err)
+{
+    *owed = false;
+    for (uint32_t idx = 1; idx <= st->norigins && !*owed; idx++) {
+        node_origin_state os;
+        int rc = node_origin_state_get(st, idx, &os, err);
+        if (rc != 0)
+            return rc;
+        *owed = os.applied < (os.held < os.bound ? os.held : os.bound);
+    }
+    return 0;
+}
+
 int node_apply_pending(node_store *st, size_t *applied, sn_err *err)
 {
+    bool owed = false;
+    int owed_rc = apply_owed(st, &owed, err);
+    if (owed_rc != 0 || !owed)
+        return owed_rc;
     for (;;) {
         int rc = node_txn_begin(st, err);
         if (rc != 0)

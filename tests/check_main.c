@@ -37,6 +37,7 @@
     X(node_link_suite)                                                                     \
     X(node_link_attack_suite)                                                              \
     X(node_daemon_suite)                                                                   \
+    X(link_fault_suite)                                                                    \
     X(schema_nhs_suite)                                                                    \
     X(sync_cert_suite)                                                                     \
     X(sync_crl_suite)                                                                      \

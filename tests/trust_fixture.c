@@ -1,6 +1,8 @@
 /* tests/trust_fixture.c - a deployment CA for tests (see trust_fixture.h). */
 #include "tests/trust_fixture.h"
 
+#include <stdbool.h>
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +93,7 @@ static int keep_unit(void *ctx, const uint8_t *p, size_t n, sn_err *err)
     return 0;
 }
 
-void tca_send(node_store *from, node_store *to)
+static void send_units(node_store *from, node_store *to, bool apply)
 {
     sn_err err = SN_ERR_INIT;
     crdt_vv held;
@@ -104,7 +106,7 @@ void tca_send(node_store *from, node_store *to)
         rc = node_store_export_units(from, &held, keep_unit, NULL, &u, NULL, &err);
     if (rc == 0)
         rc = node_store_import_units(to, u.v, u.n, NULL, &err);
-    if (rc == 0)
+    if (rc == 0 && apply)
         rc = node_store_apply_pending(to, NULL, &err);
     for (size_t i = 0; i < u.n; i++)
         free((void *)(uintptr_t)u.v[i].p);
@@ -112,3 +114,7 @@ void tca_send(node_store *from, node_store *to)
     crdt_vv_free(&held);
     ck_assert_msg(rc == 0, "sending units: %s", err.msg);
 }
+
+void tca_send(node_store *from, node_store *to) { send_units(from, to, true); }
+
+void tca_send_unapplied(node_store *from, node_store *to) { send_units(from, to, false); }

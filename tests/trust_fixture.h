@@ -34,5 +34,8 @@ sync_crl_entry tca_entry(const sync_cert *cert, uint32_t epoch, uint64_t last_go
 /* Send `to` what it lacks from `from` as signed units, with every certificate `from`
  * holds (both must be enrolled with one CA), and apply. */
 void tca_send(node_store *from, node_store *to);
+/* The same, stored but not applied: as if the apply after the import failed or the
+ * process died between the two. */
+void tca_send_unapplied(node_store *from, node_store *to);
 
 #endif
