@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "base/log.h"
 #include "node/trust.h"
 #include "node/units.h"
@@ -227,6 +228,8 @@ static double now_s(void)
 static void run_seed(int seed)
 {
     double t0 = now_s();
+    /* Keys, ids and nonces too: a seed replays byte for byte. */
+    sn_random_deterministic(UINT64_C(0x5151000000000000) + (uint64_t)seed);
     sim_world *w = sim_world_new(seed, g_base);
     bool ok = true;
     while (ok && w->op < w->nops)
@@ -242,6 +245,7 @@ static void run_seed(int seed)
     char msg[4096];
     memcpy(msg, w->c->msg, sizeof msg);
     sim_world_free(w);
+    sn_random_system();
     sim_stats_add(&s, now_s() - t0);
     if (!ok)
         fprintf(stderr, "%s\nreplay: SN_SIM_SEEDS=%d-%d CK_FORK=no CK_RUN_SUITE=sim_suite "

@@ -154,6 +154,7 @@ static bool fork_history(sim_world *w, bool *done)
     if (node_store_import_units(c->w[to].st, &u, 1, NULL, &err) != 0 ||
         node_store_apply_pending(c->w[to].st, NULL, &err) != 0)
         ok = conv_fail(c, "%s: taking the forged unit: %s", sim_name(w, to), err.msg);
+    if (getenv("SIM_DEBUG")) fprintf(stderr, "op %d: fork of %s at %zu to %s\n", w->op, sim_name(w, w->target), k, sim_name(w, to));
     w->fork_origin = *ob.o;
     w->fork_seq = k;
     *done = true;
