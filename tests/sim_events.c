@@ -26,13 +26,15 @@
 
 static uint32_t ernd(sim_world *w, uint32_t n) { return test_rng_below(&w->erng, n); }
 
-void sim_special_plan(sim_world *w)
+void sim_special_plan(sim_world *w, bool equivocate)
 {
     uint32_t r = ernd(w, 10);
     w->special = r < 4 ? SIM_SPECIAL_NONE
                  : r < 6 ? SIM_SPECIAL_RESTORE
                  : r < 8 ? SIM_SPECIAL_REVOKE
                          : SIM_SPECIAL_EQUIVOCATE;
+    if (w->special == SIM_SPECIAL_EQUIVOCATE && !equivocate)
+        w->special = SIM_SPECIAL_NONE;
     w->target = 1 + (int)ernd(w, (uint32_t)w->nsites);
     w->special_op = w->nops / 4 + (int)ernd(w, (uint32_t)w->nops / 2);
     w->c->restorer = -1;
@@ -154,7 +156,6 @@ static bool fork_history(sim_world *w, bool *done)
     if (node_store_import_units(c->w[to].st, &u, 1, NULL, &err) != 0 ||
         node_store_apply_pending(c->w[to].st, NULL, &err) != 0)
         ok = conv_fail(c, "%s: taking the forged unit: %s", sim_name(w, to), err.msg);
-    if (getenv("SIM_DEBUG")) fprintf(stderr, "op %d: fork of %s at %zu to %s\n", w->op, sim_name(w, w->target), k, sim_name(w, to));
     w->fork_origin = *ob.o;
     w->fork_seq = k;
     *done = true;
