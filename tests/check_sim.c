@@ -58,21 +58,10 @@ static const int sim_regressions[] = {11, 14};
 
 static char *g_base;
 
-/* As tests/check_convergence.c: thrown-away NODE_FAST stores go to /dev/shm when TMPDIR is
- * not set. */
 static void base_setup(void)
 {
     sn_log_set_level(SN_LOG_ERROR); /* cuts, skews and revoked peers are expected */
-    const char *tmp = getenv("TMPDIR");
-    struct stat sb;
-    if ((tmp == NULL || tmp[0] == '\0') && stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) &&
-        access("/dev/shm", W_OK) == 0) {
-        setenv("TMPDIR", "/dev/shm", 1);
-        g_base = test_tmpdir();
-        unsetenv("TMPDIR");
-    } else {
-        g_base = test_tmpdir();
-    }
+    g_base = test_tmpdir_fast();
 }
 
 static void base_teardown(void)

@@ -544,7 +544,7 @@ bool conv_world_export(conv_world *c, int wi, conv_bodies *out)
     return true;
 }
 
-static void shuffle(conv_world *c, node_body *v, size_t n)
+void conv_shuffle(conv_world *c, node_body *v, size_t n)
 {
     for (size_t i = n; i > 1; i--) {
         size_t j = conv_rnd(c, (uint32_t)i);
@@ -598,7 +598,7 @@ bool conv_world_deliver_part(conv_world *c, int wi, int src)
         if (conv_rnd(c, 5) == 0)
             d[n++] = d[i];
     if (conv_rnd(c, 4) != 0)
-        shuffle(c, d, n);
+        conv_shuffle(c, d, n);
     bool ok = true;
     size_t chunks = 1 + conv_rnd(c, 3), at = 0;
     for (size_t k = 0; k < chunks && ok; k++) {
@@ -649,7 +649,7 @@ bool conv_world_exchange_all(conv_world *c, conv_bodies *all)
         ck_assert_ptr_nonnull(d);
         for (int i = 0; i < c->nw && ok; i++) {
             memcpy(d, all->v, all->n * sizeof *d);
-            shuffle(c, d, all->n);
+            conv_shuffle(c, d, all->n);
             ok = import_list(c, i, d, all->n);
         }
         free(d);

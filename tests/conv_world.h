@@ -154,6 +154,8 @@ bool conv_fail(conv_world *c, const char *fmt, ...) SN_PRINTF(2, 3);
 
 /* The seed's next random number, uniform in [0, n). n > 0. */
 uint32_t conv_rnd(conv_world *c, uint32_t n);
+/* Shuffle v[0..n) with the seed's generator. */
+void conv_shuffle(conv_world *c, node_body *v, size_t n);
 
 /* Writer wi makes one commit of one to three random changes (inserts, sets of mv columns,
  * retractions, patient links) on rows it holds, or none when nothing could be made.

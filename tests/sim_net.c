@@ -177,16 +177,6 @@ static int keep_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
     return 0;
 }
 
-static void shuffle(sim_world *w, node_body *v, size_t n)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = sim_rnd(w, (uint32_t)i);
-        node_body t = v[i - 1];
-        v[i - 1] = v[j];
-        v[j] = t;
-    }
-}
-
 /* The vector `to` is told to hold: what it holds, or each entry cut back at random (an
  * old vector), or nothing at all. */
 static bool stale_vector(sim_world *w, int to, crdt_vv *out)
@@ -235,7 +225,7 @@ bool sim_units(sim_world *w, int from, int to)
             v[n++] = v[i];
             w->s.units_dup++;
         }
-    shuffle(w, v, n);
+    conv_shuffle(w->c, v, n);
     w->s.unit_handovers++;
     w->s.units_handed += base;
     size_t calls = n > 1 ? 1 + sim_rnd(w, 3) : 1, at = 0;

@@ -31,6 +31,10 @@ uint64_t test_clock_now(void *ctx);
 /* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); caller frees the string
  * with free() and removes the tree with test_rmtree. */
 char *test_tmpdir(void);
+/* The same, but in /dev/shm when TMPDIR is not set and /dev/shm is there: for suites that
+ * make thousands of thrown-away NODE_FAST stores, whose set-up fsyncs would otherwise cost
+ * minutes on a disk and test nothing. */
+char *test_tmpdir_fast(void);
 void test_rmtree(const char *path);
 
 /* Create and open a store named `name` in a new subdirectory of `parent`, with the fake
