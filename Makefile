@@ -4,7 +4,8 @@
 #   make check    the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    benchmarks (informative, never gating)
 #   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link;
-#                 every allocation of a sync session failing in turn
+#                 every allocation of a sync session failing in turn; 10,000 convergence
+#                 simulation seeds (SN_SIM_SOAK=a-b for other seeds)
 #   make demo     install, build, run the demonstration
 #   make clean | format | lint
 
@@ -108,6 +109,7 @@ soak: deps
 	    build/debug/check_outpost
 	$(Q)SN_LINK_FAULT_STRIDE=1 CK_TIMEOUT_MULTIPLIER=20 CK_RUN_SUITE=link_fault_suite \
 	    build/debug/check_outpost
+	$(Q)SN_SIM_SEEDS=$${SN_SIM_SOAK:-0-10000} CK_RUN_SUITE=sim_suite build/debug/check_outpost
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release CFLAGS="-O2 -g" $(BENCH_SRC:bench/%.c=build/release/bench/%) build/release/outpost

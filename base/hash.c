@@ -85,6 +85,57 @@ void sn_random_bytes(void *out, size_t n) { randombytes_buf(out, n); }
 
 uint32_t sn_random_uniform(uint32_t upper) { return randombytes_uniform(upper); }
 
+#ifdef SN_TESTABLE
+/* Each request draws from ChaCha20 keyed by BLAKE2b(seed, request number). */
+static uint64_t g_det_seed, g_det_count;
+
+static const char *det_name(void) { return "outpost-test-deterministic"; }
+
+static void det_buf(void *buf, size_t n)
+{
+    uint8_t in[16], key[randombytes_SEEDBYTES];
+    memcpy(in, &g_det_seed, 8);
+    memcpy(in + 8, &g_det_count, 8);
+    g_det_count++;
+    crypto_generichash(key, sizeof key, in, sizeof in, NULL, 0);
+    randombytes_buf_deterministic(buf, n, key);
+}
+
+static uint32_t det_random(void)
+{
+    uint32_t r;
+    det_buf(&r, sizeof r);
+    return r;
+}
+
+static uint32_t det_uniform(const uint32_t upper)
+{
+    if (upper < 2)
+        return 0;
+    uint32_t min = (uint32_t)(-upper % upper), r;
+    do
+        r = det_random();
+    while (r < min);
+    return r % upper;
+}
+
+static randombytes_implementation g_det_impl = {
+    .implementation_name = det_name, .random = det_random, .uniform = det_uniform,
+    .buf = det_buf};
+
+void sn_random_deterministic(uint64_t seed)
+{
+    g_det_seed = seed;
+    g_det_count = 0;
+    (void)randombytes_set_implementation(&g_det_impl);
+}
+
+void sn_random_system(void)
+{
+    (void)randombytes_set_implementation(&randombytes_sysrandom_implementation);
+}
+#endif
+
 void sn_wipe(void *p, size_t n) { sodium_memzero(p, n); }
 
 void sn_hex(char *out, const uint8_t *in, size_t n)

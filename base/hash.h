@@ -40,6 +40,15 @@ void sn_random_bytes(void *out, size_t n);
 /* Uniform random number in [0, upper). */
 uint32_t sn_random_uniform(uint32_t upper);
 
+#ifdef SN_TESTABLE
+/* Test builds only: from now on every random byte in the process (libsodium's generator:
+ * keys, Noise ephemerals, stream headers, replica and row ids, nonces) is a function of
+ * `seed`, so a seeded simulation replays exactly; sn_random_system() goes back to the
+ * system's generator. Never compiled into release builds. */
+void sn_random_deterministic(uint64_t seed);
+void sn_random_system(void);
+#endif
+
 /* Overwrite memory with zeros in a way the compiler cannot elide (secrets). */
 void sn_wipe(void *p, size_t n);
 

@@ -149,13 +149,15 @@ typedef struct heads_ctx {
 } heads_ctx;
 
 /* Heads of the origins the peer named in its HELLO: enough to expose equivocation where
- * both sides hold the same seq of an origin under different links. */
+ * both sides hold the same seq of an origin under different links; and those of every
+ * origin frozen here (its proof among them), so a fork is known wherever the origin is. */
 static int on_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
 {
     heads_ctx *h = ctx;
     sync_checkpoint cp;
     int rc = sync_checkpoint_parse(p, n, &cp, err);
-    if (rc != 0 || crdt_vv_get(&h->l->hello_listed, &cp.origin) == 0)
+    if (rc != 0 || (crdt_vv_get(&h->l->hello_listed, &cp.origin) == 0 &&
+                    !node_origin_is_frozen(h->l->st, &cp.origin)))
         return rc;
     return sn_buf_append(h->b, p, n, err);
 }

@@ -266,6 +266,34 @@ static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t h
     return rc;
 }
 
+/* The two checkpoints of origin idx's equivocation proof, if it has one, as heads: a peer
+ * that holds the seq they differ at finds the fork too, so the origin is frozen wherever it
+ * travels, not only where both histories met. */
+static int proof_heads(node_store *st, uint32_t idx, node_bytes_fn head, void *ctx,
+                       node_export_stats *stats, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT ours, theirs FROM equivocation WHERE origin = ?1",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading equivocation proofs");
+    sqlite3_bind_int64(s, 1, idx);
+    rc = sqlite3_step(s);
+    int res = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+                                                    : node_store_fail(st, rc, err,
+                                                                      "reading equivocation proofs");
+    for (int col = 0; col < 2 && rc == SQLITE_ROW && res == 0; col++) {
+        if (sqlite3_column_bytes(s, col) != SYNC_CHECKPOINT_LEN)
+            continue;
+        uint8_t cpb[SYNC_CHECKPOINT_LEN];
+        memcpy(cpb, sqlite3_column_blob(s, col), sizeof cpb);
+        res = head(ctx, cpb, sizeof cpb, err);
+        stats->heads++;
+    }
+    sqlite3_finalize(s);
+    return res;
+}
+
 int node_store_export_units(node_store *st, const crdt_vv *peer_held, node_bytes_fn unit,
                             node_bytes_fn head, void *ctx, node_export_stats *stats,
                             sn_err *err)
@@ -303,6 +331,8 @@ int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size
             rc = head(ctx, cpb, sizeof cpb, err);
             stats->heads++;
         }
+        if (rc == 0)
+            rc = proof_heads(st, idx, head, ctx, stats, err);
     }
     sn_buf_free(&out);
     sync_keys_wipe(&sg.keys);

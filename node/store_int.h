@@ -149,6 +149,8 @@ SN_NODISCARD int node_bounds_refresh(node_store *st, const uint32_t *idxs, size_
                                      sn_err *err);
 /* Keep the first proof of equivocation of origin idx (frozen from `seq` on); *fresh says
  * it was new. `ours` may be empty (ours_len 0). */
+/* Does this store hold a proof that origin o equivocated (o frozen)? False on any error. */
+bool node_origin_is_frozen(node_store *st, const crdt_origin *o);
 SN_NODISCARD int node_equivocation_record(node_store *st, uint32_t idx, uint64_t seq,
                                           const uint8_t *ours, size_t ours_len,
                                           const uint8_t theirs[148], bool *fresh, sn_err *err);

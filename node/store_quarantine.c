@@ -56,6 +56,13 @@ static int frozen_at(node_store *st, uint32_t idx, uint64_t *out, sn_err *err)
     return 0;
 }
 
+bool node_origin_is_frozen(node_store *st, const crdt_origin *o)
+{
+    uint32_t idx = node_origin_find(st, o);
+    uint64_t seq = 0;
+    return idx != 0 && frozen_at(st, idx, &seq, NULL) == 0 && seq != 0;
+}
+
 static bool crl_names(const sync_crl *crl, const uint8_t replica[16])
 {
     return sync_crl_find(crl, replica) != NULL;

@@ -14,7 +14,7 @@
 #include "node/trust.h"
 #include "node/units.h"
 
-typedef enum unit_fate { U_TAKE, U_DUP, U_DEFER, U_FROZEN, U_EQUIV } unit_fate;
+typedef enum unit_fate { U_TAKE, U_DUP, U_DEFER, U_FROZEN, U_EQUIV, U_DISPUTED } unit_fate;
 
 typedef struct unit_item {
     const node_body *raw;
@@ -248,6 +248,18 @@ static int verify_item(unit_call *c, size_t i, sn_err *err)
             return 0;
         }
     }
+    if (rc == SN_EAUTH && u->first > 1 && u->cp.seq > r->to &&
+        sync_checkpoint_verify(&u->cp, cert.sign_pk, NULL) == 0) {
+        /* A validly signed checkpoint past what we hold that the bodies do not reach from
+         * our link at first-1: the origin signed another history than ours up to there (or
+         * a relay altered a body). Nothing of it is taken; refusing the whole call would end
+         * the session before the heads that can prove the fork, and every later one too. */
+        sn_err_clear(err);
+        sn_free(it->links);
+        it->links = NULL;
+        it->fate = U_DISPUTED;
+        return 0;
+    }
     if (rc != 0)
         return unit_fail(err, i, c->n, u);
     uint64_t overlap = u->cp.seq < r->to ? u->cp.seq : r->to;
@@ -336,6 +348,29 @@ static int store_take(node_store *st, uint32_t idx, const unit_item *it, node_un
     return rc;
 }
 
+/* Every unit of origin idx kept for later: a frozen origin's are never taken. */
+static int wait_forget_origin(node_store *st, uint32_t idx, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "DELETE FROM unit_wait WHERE origin = ?1", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "dropping a frozen origin's waiting units");
+    sqlite3_bind_int64(s, 1, idx);
+    rc = node_stmt_exec(st, s, err, "dropping a frozen origin's waiting units");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static void unit_warn_disputed(const sync_unit *u)
+{
+    char o[48];
+    origin_text(o, &u->cp.origin);
+    sn_log(SN_LOG_WARN, "a unit of origin %s (commits %llu..%llu) is validly signed but does "
+           "not follow the history held here: the origin signed two histories, or a relay "
+           "altered it; not taken", o, (unsigned long long)u->first,
+           (unsigned long long)u->cp.seq);
+}
+
 /* Our checkpoint at the smallest seq >= seq of origin idx (for a proof), if any. */
 static int our_checkpoint(node_store *st, uint32_t idx, uint64_t seq, uint8_t out[148],
                           size_t *n, sn_err *err)
@@ -368,6 +403,8 @@ int node_equivocation_found(node_store *st, uint32_t idx, uint64_t seq,
     int rc = our_checkpoint(st, idx, seq, ours, &nours, err);
     if (rc == 0)
         rc = node_equivocation_record(st, idx, seq, ours, nours, tb, fresh, err);
+    if (rc == 0 && *fresh)
+        rc = wait_forget_origin(st, idx, err); /* a frozen origin's are never taken */
     if (rc == 0 && *fresh) {
         char o[48];
         origin_text(o, &theirs->origin);
@@ -437,8 +474,11 @@ static int store_items(unit_call *c, node_unit_stats *stats, uint32_t *touched,
     for (size_t i = 0; i < c->n && rc == 0; i++) {
         unit_item *it = &c->items[i];
         uint32_t idx = 0;
-        if (it->fate == U_FROZEN) {
-            stats->frozen++;
+        if (it->fate == U_FROZEN || it->fate == U_DISPUTED) {
+            stats->frozen += it->fate == U_FROZEN;
+            stats->disputed += it->fate == U_DISPUTED;
+            if (it->fate == U_DISPUTED)
+                unit_warn_disputed(&it->u);
             continue;
         }
         rc = node_origin_intern(st, &it->u.cp.origin, &idx, err);
@@ -464,6 +504,7 @@ static int store_items(unit_call *c, node_unit_stats *stats, uint32_t *touched,
             break;
         }
         case U_FROZEN:
+        case U_DISPUTED:
             break;
         }
         size_t k = 0;

@@ -34,6 +34,7 @@ typedef struct node_unit_stats {
     size_t duplicates;    /* verified, nothing new */
     size_t deferred;      /* kept until the commits before them arrive */
     size_t frozen;        /* of origins frozen for equivocation: not taken */
+    size_t disputed;      /* validly signed, not following the history held: not taken */
     size_t equivocations; /* new proofs of equivocation found */
     size_t commits;       /* commits stored */
     size_t unknown;       /* of them, with parts from a newer schema */

@@ -63,6 +63,7 @@ static char *g_base; /* per test case; removed by the unchecked teardown, even w
 
 /* Stores here are NODE_FAST and thrown away: in memory where possible. */
 static void base_setup(void) { g_base = test_tmpdir_mem(); }
+
 static void base_teardown(void)
 {
     test_rmtree(g_base);

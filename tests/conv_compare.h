@@ -14,11 +14,12 @@
  * conflicts match. Counts the check and the rows known only from sets in c->local. */
 bool conv_check_midway(conv_world *c, int wi, int round);
 
-/* After conv_world_exchange_all gathered `all`: every store passes node_store_check and
- * has the same digest; every cell, open conflict, row and canonical patient id equals the
- * model's; nothing still waits; and rematerializing every row of one store, then three
- * random rows of another, leaves the digest unchanged. Adds the model's concurrency
- * statistics to c->local. */
+/* After conv_world_exchange_all gathered `all` (the commits that must apply): every store
+ * passes node_store_check and has the same digest; every cell, open conflict, row and
+ * canonical patient id equals the model's (digest_only writers: the open conflicts); the
+ * waiting count is each writer's `stuck`; and rematerializing every row of one store, then
+ * three random rows of another, leaves the digest unchanged. Retired writers are skipped.
+ * Adds the model's concurrency statistics to c->local. */
 bool conv_check_final(conv_world *c, const conv_bodies *all);
 
 #endif

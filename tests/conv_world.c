@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "schema/codec.h"
@@ -21,9 +20,7 @@ void conv_stats_share(void)
 {
     if (g_stats != NULL)
         return;
-    void *p = mmap(NULL, sizeof *g_stats, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
-    g_stats = p == MAP_FAILED ? NULL : p;
+    g_stats = test_shared_map(sizeof *g_stats);
 }
 
 void conv_stats_add(const conv_stats *s, double secs)
@@ -101,7 +98,7 @@ void conv_stats_print(const conv_stats *s, FILE *out)
 
 /* ---- commit bodies ----------------------------------------------------------------- */
 
-static void bodies_push(conv_bodies *l, const uint8_t *p, size_t n)
+void conv_bodies_push(conv_bodies *l, const uint8_t *p, size_t n)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
@@ -128,7 +125,7 @@ void conv_bodies_free(conv_bodies *l)
 static int bodies_collect(void *ctx, const uint8_t *body, size_t n, sn_err *err)
 {
     (void)err;
-    bodies_push(ctx, body, n);
+    conv_bodies_push(ctx, body, n);
     return 0;
 }
 
@@ -150,7 +147,7 @@ bool conv_fail(conv_world *c, const char *fmt, ...)
 
 uint32_t conv_rnd(conv_world *c, uint32_t n) { return test_rng_below(&c->rng, n); }
 
-conv_world *conv_world_new(int seed, const char *base_dir)
+conv_world *conv_world_new_empty(int seed, const char *base_dir)
 {
     conv_world *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
@@ -172,6 +169,12 @@ conv_world *conv_world_new(int seed, const char *base_dir)
     ck_assert_ptr_nonnull(c->dir);
     snprintf(c->dir, dlen, "%s/seed%d", base_dir, seed);
     ck_assert_msg(mkdir(c->dir, 0700) == 0, "mkdir %s", c->dir);
+    return c;
+}
+
+conv_world *conv_world_new(int seed, const char *base_dir)
+{
+    conv_world *c = conv_world_new_empty(seed, base_dir);
     c->nw = 3 + (int)conv_rnd(c, 3);
     /* One writer in three seeds runs far behind (past the skew limit): its writes that
      * causally follow others carry smaller hlcs. The rest are within two seconds, or in
@@ -471,6 +474,7 @@ static bool refresh_applied(conv_world *c, int wi)
 
 bool conv_world_commit_random(conv_world *c, int wi)
 {
+    c->w[wi].last = (node_commit_info){0};
     if (!refresh_applied(c, wi))
         return false;
     sn_err err = SN_ERR_INIT;
@@ -511,6 +515,7 @@ bool conv_world_commit_random(conv_world *c, int wi)
     node_commit_info info = {0};
     if (node_write_commit(wr, &info, &err) != 0)
         return conv_fail(c, "commit on %s: %s", c->w[wi].name, err.msg);
+    c->w[wi].last = info;
     c->local.commits++;
     c->local.changes += nchanges;
     for (size_t i = 0; i < npend; i++) {
@@ -539,7 +544,7 @@ bool conv_world_export(conv_world *c, int wi, conv_bodies *out)
     return true;
 }
 
-static void shuffle(conv_world *c, node_body *v, size_t n)
+void conv_shuffle(conv_world *c, node_body *v, size_t n)
 {
     for (size_t i = n; i > 1; i--) {
         size_t j = conv_rnd(c, (uint32_t)i);
@@ -593,7 +598,7 @@ bool conv_world_deliver_part(conv_world *c, int wi, int src)
         if (conv_rnd(c, 5) == 0)
             d[n++] = d[i];
     if (conv_rnd(c, 4) != 0)
-        shuffle(c, d, n);
+        conv_shuffle(c, d, n);
     bool ok = true;
     size_t chunks = 1 + conv_rnd(c, 3), at = 0;
     for (size_t k = 0; k < chunks && ok; k++) {
@@ -644,7 +649,7 @@ bool conv_world_exchange_all(conv_world *c, conv_bodies *all)
         ck_assert_ptr_nonnull(d);
         for (int i = 0; i < c->nw && ok; i++) {
             memcpy(d, all->v, all->n * sizeof *d);
-            shuffle(c, d, all->n);
+            conv_shuffle(c, d, all->n);
             ok = import_list(c, i, d, all->n);
         }
         free(d);

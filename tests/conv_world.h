@@ -19,7 +19,7 @@
 #include "schema/schema.h"
 #include "tests/support.h"
 
-#define CONV_MAX_WRITERS 5
+#define CONV_MAX_WRITERS 7 /* this suite makes at most 5; tests/sim_world.c up to 7 */
 #define CONV_BASE_MS UINT64_C(1700000000000)
 
 /* ---- statistics -------------------------------------------------------------------- */
@@ -66,6 +66,8 @@ typedef struct conv_bodies {
     size_t n, cap;
 } conv_bodies;
 
+/* Append a copy of p[0..n). */
+void conv_bodies_push(conv_bodies *l, const uint8_t *p, size_t n);
 /* Free the copies and the arrays; leaves *l empty (zeroed), ready for reuse. */
 void conv_bodies_free(conv_bodies *l);
 
@@ -92,6 +94,11 @@ typedef struct conv_writer {
     crdt_vv applied;
     conv_dots recv;  /* every commit offered to its store (restore seeds only) */
     uint64_t stuck;  /* after the full exchange: commits that must still wait */
+    /* For conv_check_final (set by worlds that are not this suite's): a retired writer
+     * left the deployment (revoked) and is not compared at all; a digest_only one is
+     * compared by digest, conflicts, waiting count and invariants, not cell by cell. */
+    bool retired, digest_only;
+    node_commit_info last; /* of the commit conv_world_commit_random made (seq 0: none) */
 } conv_writer;
 
 /* One restore: the origin the writer gave up, and what the backup held of it. */
@@ -134,6 +141,10 @@ typedef struct conv_world {
  * in step, the others within 2 s. Asserts on failure; free with conv_world_free. */
 conv_world *conv_world_new(int seed, const char *base_dir);
 
+/* The same world with no writers yet (nw 0) and nothing drawn from its generator: for
+ * worlds that make and enrol their own stores in w[] (tests/sim_world.c), then set nw. */
+conv_world *conv_world_new_empty(int seed, const char *base_dir);
+
 /* Close the stores, remove the seed's directory and free the world. NULL is a no-op. */
 void conv_world_free(conv_world *c);
 
@@ -143,6 +154,8 @@ bool conv_fail(conv_world *c, const char *fmt, ...) SN_PRINTF(2, 3);
 
 /* The seed's next random number, uniform in [0, n). n > 0. */
 uint32_t conv_rnd(conv_world *c, uint32_t n);
+/* Shuffle v[0..n) with the seed's generator. */
+void conv_shuffle(conv_world *c, node_body *v, size_t n);
 
 /* Writer wi makes one commit of one to three random changes (inserts, sets of mv columns,
  * retractions, patient links) on rows it holds, or none when nothing could be made.

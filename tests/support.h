@@ -3,6 +3,7 @@
 #ifndef SN_TESTS_SUPPORT_H
 #define SN_TESTS_SUPPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "node/store.h"
@@ -16,6 +17,10 @@ uint64_t test_rng_next(test_rng *r);
 /* Uniform in [0, n). n > 0. */
 uint32_t test_rng_below(test_rng *r, uint32_t n);
 void test_rng_bytes(test_rng *r, uint8_t *out, size_t n);
+
+/* `size` zeroed bytes shared with the children of Check's fork mode (MAP_SHARED), for
+ * figures summed over tests; NULL when the mapping fails. Never unmapped. */
+void *test_shared_map(size_t size);
 
 /* A fake wall clock: tests move it by hand. */
 typedef struct test_clock {

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/keyfile.h"
 #include "node/trust.h"
+#include "schema/codec.h"
+#include "sync/unit.h"
 #include "node/units.h"
 
 void tca_make(tca *c, const char *name)
@@ -66,9 +69,58 @@ sync_crl_entry tca_entry(const sync_cert *cert, uint32_t epoch, uint64_t last_go
     return e;
 }
 
+sync_cert tca_enroll_hub(tca *c, node_store *st)
+{
+    sn_err err = SN_ERR_INIT;
+    sync_enroll_request req;
+    ck_assert_msg(node_trust_request(st, &req, &err) == 0, "%s", err.msg);
+    sync_cert cert = tca_issue(c, &req, c->next_serial++, 1, 4000000000u);
+    cert.type = SYNC_CERT_HUB;
+    ck_assert_msg(sync_cert_sign(&cert, c->sk, &err) == 0, "%s", err.msg);
+    ck_assert_msg(node_trust_install(st, &cert, &c->root, &err) == 0, "%s", err.msg);
+    return cert;
+}
+
 static int copy_cert(void *ctx, const sync_cert *c, sn_err *err)
 {
     return node_trust_cert_add(ctx, c, err);
+}
+
+void tca_certs_copy(node_store *from, node_store *to)
+{
+    sn_err err = SN_ERR_INIT;
+    ck_assert_msg(node_trust_cert_each(from, copy_cert, to, &err) == 0, "certificates: %s",
+                  err.msg);
+}
+
+void tca_unit_signed(const char *dir, const sync_cert *cert, const node_body *bodies, size_t n,
+                     sn_buf *out)
+{
+    sn_err err = SN_ERR_INIT;
+    const uint8_t **bp = calloc(n + 1, sizeof *bp);
+    size_t *bn = calloc(n + 1, sizeof *bn);
+    ck_assert(bp != NULL && bn != NULL && n > 0);
+    sync_checkpoint cp = {.cert_serial = cert->serial, .seq = n, .hlc_max = 1};
+    memcpy(cp.origin.replica, cert->replica, 16);
+    uint8_t link[32] = {0};
+    for (size_t i = 0; i < n; i++) {
+        bp[i] = bodies[i].p;
+        bn[i] = bodies[i].n;
+        sync_chain_next(link, link, bp[i], bn[i]);
+    }
+    crdt_hlc hlc;
+    uint32_t ver;
+    uint64_t seq;
+    ck_assert_msg(schema_commit_peek(bp[n - 1], bn[n - 1], &cp.origin, &seq, &hlc, &ver, &err) == 0,
+                  "%s", err.msg);
+    memcpy(cp.link, link, 32);
+    sync_keys keys;
+    ck_assert_msg(node_keyfile_load(dir, &keys, &err) == 0, "keys of %s: %s", dir, err.msg);
+    sync_checkpoint_sign(&cp, keys.sign_sk);
+    sync_keys_wipe(&keys);
+    ck_assert_msg(sync_unit_encode(1, bp, bn, (uint32_t)n, &cp, out, &err) == 0, "%s", err.msg);
+    free(bp);
+    free(bn);
 }
 
 typedef struct unit_copies {
@@ -99,9 +151,8 @@ static void send_units(node_store *from, node_store *to, bool apply)
     crdt_vv held;
     crdt_vv_init(&held);
     unit_copies u = {0};
-    int rc = node_trust_cert_each(from, copy_cert, to, &err);
-    if (rc == 0)
-        rc = node_store_held(to, &held, &err);
+    tca_certs_copy(from, to);
+    int rc = node_store_held(to, &held, &err);
     if (rc == 0)
         rc = node_store_export_units(from, &held, keep_unit, NULL, &u, NULL, &err);
     if (rc == 0)

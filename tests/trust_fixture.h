@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "node/store.h"
 #include "sync/cert.h"
 #include "sync/crl.h"
@@ -31,11 +32,24 @@ sync_crl tca_crl(tca *c, const sync_crl_entry *entries, size_t n);
 /* An entry revoking certificate `cert` at (epoch, last_good_seq). */
 sync_crl_entry tca_entry(const sync_cert *cert, uint32_t epoch, uint64_t last_good_seq);
 
+/* Enrol `st` as a hub: a certificate issued like a node's, then typed HUB and re-signed. */
+sync_cert tca_enroll_hub(tca *c, node_store *st);
+
+/* Give `to` every certificate `from` holds (both enrolled with one CA). */
+void tca_certs_copy(node_store *from, node_store *to);
+
 /* Send `to` what it lacks from `from` as signed units, with every certificate `from`
  * holds (both must be enrolled with one CA), and apply. */
 void tca_send(node_store *from, node_store *to);
 /* The same, stored but not applied: as if the apply after the import failed or the
  * process died between the two. */
 void tca_send_unapplied(node_store *from, node_store *to);
+
+/* A unit of commits 1..n of an origin, bodies[0..n) in seq order, under a checkpoint at n
+ * signed with the key of the store in directory `dir` as certificate `cert`: with a body
+ * that differs from what the origin signed, the forgery of a cloned disk or stolen key
+ * (equivocation). The unit's bytes to `out` (initialised by the caller). */
+void tca_unit_signed(const char *dir, const sync_cert *cert, const node_body *bodies, size_t n,
+                     sn_buf *out);
 
 #endif
