@@ -26,6 +26,7 @@
 #include "base/hash.h"
 #include "node/fileio.h"
 #include "node/trust.h"
+#include "sync/bundle.h"
 
 #define LOG_MAGIC "OUTPOSTL"
 #define LOG_VERSION 2
@@ -33,11 +34,15 @@
 #define LOG_TRAILER 32
 
 enum { SEC_CERT = 1, SEC_CRL = 2, SEC_UNIT = 3, SEC_HEAD = 4 };
+/* Bundles carry the same records (node_carried_put_trust writes both). */
+_Static_assert((int)SEC_CERT == (int)SYNC_BREC_CERT && (int)SEC_CRL == (int)SYNC_BREC_CRL &&
+                   (int)SEC_UNIT == (int)SYNC_BREC_UNIT && (int)SEC_HEAD == (int)SYNC_BREC_HEAD,
+               "log file sections and bundle records share kinds");
 
 /* ---- log files ---- */
 
 typedef struct log_writer {
-    sn_buf b;
+    sn_buf *b;
     uint32_t sections;
 } log_writer;
 
@@ -45,11 +50,11 @@ static int put_section(log_writer *w, uint8_t kind, const uint8_t *p, size_t n, 
 {
     if (n > UINT32_MAX)
         return sn_err_set(err, SN_ETOOBIG, "a log file section of %zu bytes is too large", n);
-    int rc = sn_buf_append(&w->b, &kind, 1, err);
+    int rc = sn_buf_append(w->b, &kind, 1, err);
     if (rc == 0)
-        rc = sn_buf_put_u32be(&w->b, (uint32_t)n, err);
+        rc = sn_buf_put_u32be(w->b, (uint32_t)n, err);
     if (rc == 0)
-        rc = sn_buf_append(&w->b, p, n, err);
+        rc = sn_buf_append(w->b, p, n, err);
     if (rc == 0)
         w->sections++;
     return rc;
@@ -94,34 +99,43 @@ static int put_crl(log_writer *w, node_store *st, sn_err *err)
     return rc;
 }
 
+int node_carried_put_trust(node_store *st, sn_buf *out, uint32_t *count, sn_err *err)
+{
+    log_writer w = {.b = out, .sections = 0};
+    int rc = node_trust_cert_each(st, put_cert, &w, err);
+    if (rc == 0)
+        rc = put_crl(&w, st, err);
+    *count = w.sections;
+    return rc;
+}
+
 int node_logfile_export(node_store *st, const crdt_vv *peer_held, const char *path,
                         size_t *count, sn_err *err)
 {
-    log_writer w = {.sections = 0};
-    sn_buf_init(&w.b, NODE_LOGFILE_MAX);
+    sn_buf b;
+    sn_buf_init(&b, NODE_LOGFILE_MAX);
+    log_writer w = {.b = &b, .sections = 0};
     uint8_t header[LOG_HEADER] = {0};
     memcpy(header, LOG_MAGIC, 8);
     header[8] = LOG_VERSION;
     sync_cert own;
     int rc = node_trust_own(st, &own, err); /* an unenrolled node cannot sign what it sends */
     if (rc == 0)
-        rc = sn_buf_append(&w.b, header, sizeof header, err);
+        rc = sn_buf_append(&b, header, sizeof header, err);
     if (rc == 0)
-        rc = node_trust_cert_each(st, put_cert, &w, err);
-    if (rc == 0)
-        rc = put_crl(&w, st, err);
+        rc = node_carried_put_trust(st, &b, &w.sections, err);
     node_export_stats xs = {0};
     if (rc == 0)
         rc = node_store_export_units(st, peer_held, put_unit, put_head, &w, &xs, err);
     if (rc == 0) {
-        sn_store_u32be(w.b.data + 12, w.sections);
+        sn_store_u32be(b.data + 12, w.sections);
         uint8_t sum[LOG_TRAILER];
-        sn_blake2b(sum, sizeof sum, w.b.data, w.b.len);
-        rc = sn_buf_append(&w.b, sum, sizeof sum, err);
+        sn_blake2b(sum, sizeof sum, b.data, b.len);
+        rc = sn_buf_append(&b, sum, sizeof sum, err);
     }
     if (rc == 0)
-        rc = node_file_write_atomic(path, w.b.data, w.b.len, err);
-    sn_buf_free(&w.b);
+        rc = node_file_write_atomic(path, b.data, b.len, err);
+    sn_buf_free(&b);
     if (rc == 0 && count != NULL)
         *count = xs.commits;
     if (rc != 0)
@@ -215,16 +229,16 @@ static int parse_logfile(const char *path, const sn_buf *b, log_sections *ls, sn
     return 0;
 }
 
-static int take_certs(node_store *st, const log_sections *ls, sn_err *err)
+static int take_certs(node_store *st, const node_carried *c, sn_err *err)
 {
-    for (size_t i = 0; i < ls->n[SEC_CERT]; i++) {
-        sync_cert c;
-        int rc = sync_cert_parse(ls->of[SEC_CERT][i].p, ls->of[SEC_CERT][i].n, &c, err);
+    for (size_t i = 0; i < c->ncerts; i++) {
+        sync_cert cert;
+        int rc = sync_cert_parse(c->certs[i].p, c->certs[i].n, &cert, err);
         if (rc == 0)
-            rc = node_trust_cert_add(st, &c, err);
+            rc = node_trust_cert_add(st, &cert, err);
         if (rc != 0) {
-            sn_err_prefix(err, "certificate %zu of %zu%s%s%s", i + 1, ls->n[SEC_CERT],
-                          rc == SN_ECORRUPT ? "" : " ('", rc == SN_ECORRUPT ? "" : c.name,
+            sn_err_prefix(err, "certificate %zu of %zu%s%s%s", i + 1, c->ncerts,
+                          rc == SN_ECORRUPT ? "" : " ('", rc == SN_ECORRUPT ? "" : cert.name,
                           rc == SN_ECORRUPT ? "" : "')");
             return rc;
         }
@@ -232,14 +246,14 @@ static int take_certs(node_store *st, const log_sections *ls, sn_err *err)
     return 0;
 }
 
-static int take_crl(node_store *st, const log_sections *ls, node_logfile_stats *stats,
+static int take_crl(node_store *st, const node_carried *c, node_logfile_stats *stats,
                     sn_err *err)
 {
-    if (ls->n[SEC_CRL] == 0)
+    if (c->crl == NULL)
         return 0;
     sync_crl crl = {0};
     bool taken = false;
-    int rc = sync_crl_parse(ls->of[SEC_CRL][0].p, ls->of[SEC_CRL][0].n, &crl, err);
+    int rc = sync_crl_parse(c->crl->p, c->crl->n, &crl, err);
     if (rc == 0)
         rc = node_trust_crl_offer(st, &crl, &taken, err);
     if (rc != 0)
@@ -247,6 +261,21 @@ static int take_crl(node_store *st, const log_sections *ls, node_logfile_stats *
     stats->crl_taken = taken;
     stats->crl_number = crl.number;
     sync_crl_free(&crl);
+    return rc;
+}
+
+int node_carried_take(node_store *st, const node_carried *c, node_logfile_stats *stats,
+                      sn_err *err)
+{
+    int rc = take_certs(st, c, err);
+    if (rc == 0)
+        rc = take_crl(st, c, stats, err);
+    if (rc == 0)
+        rc = node_store_import_units(st, c->units, c->nunits, &stats->units, err);
+    size_t heads_equiv = 0;
+    if (rc == 0)
+        rc = node_store_offer_checkpoints(st, c->heads, c->nheads, &heads_equiv, err);
+    stats->units.equivocations += heads_equiv;
     return rc;
 }
 
@@ -270,17 +299,14 @@ int node_logfile_import(node_store *st, const char *path, node_logfile_stats *st
     if (rc == 0)
         rc = node_store_batch_begin(st, err);
     batch = rc == 0;
+    node_carried c = {
+        .certs = ls.of[SEC_CERT], .ncerts = ls.n[SEC_CERT],
+        .crl = ls.n[SEC_CRL] > 0 ? &ls.of[SEC_CRL][0] : NULL,
+        .units = ls.of[SEC_UNIT], .nunits = ls.n[SEC_UNIT],
+        .heads = ls.of[SEC_HEAD], .nheads = ls.n[SEC_HEAD],
+    };
     if (rc == 0)
-        rc = take_certs(st, &ls, err);
-    if (rc == 0)
-        rc = take_crl(st, &ls, stats, err);
-    if (rc == 0)
-        rc = node_store_import_units(st, ls.of[SEC_UNIT], ls.n[SEC_UNIT], &stats->units, err);
-    size_t heads_equiv = 0;
-    if (rc == 0)
-        rc = node_store_offer_checkpoints(st, ls.of[SEC_HEAD], ls.n[SEC_HEAD], &heads_equiv,
-                                          err);
-    stats->units.equivocations += heads_equiv;
+        rc = node_carried_take(st, &c, stats, err);
     if (batch && rc == 0)
         rc = node_store_batch_commit(st, err);
     else if (batch)

@@ -28,6 +28,30 @@ typedef struct node_logfile_stats {
     size_t applied;
 } node_logfile_stats;
 
+/* What a log file or a bundle carries (bytes borrowed), by kind. */
+typedef struct node_carried {
+    const node_body *certs; /* certificates (sync/cert.h) */
+    size_t ncerts;
+    const node_body *crl;   /* a revocation list (sync/crl.h), or NULL */
+    const node_body *units; /* transfer units (sync/unit.h) */
+    size_t nunits;
+    const node_body *heads; /* head checkpoints */
+    size_t nheads;
+} node_carried;
+
+/* Append every certificate held and the revocation list held (when there is one) as
+ * records `kind u8 | length u32be | bytes`, kinds 1 and 2: the sections of a log file, the
+ * records of a bundle (sync/bundle.h). *count gets the number of records appended. */
+SN_NODISCARD int node_carried_put_trust(node_store *st, sn_buf *out, uint32_t *count,
+                                        sn_err *err);
+
+/* Take what a file carries inside the caller's open batch: the certificates (each must
+ * chain to the pinned CA), the revocation list (kept when newer), the units (verified
+ * before decoding, node/units.h) and the heads. Nothing is applied. On failure the caller
+ * aborts its batch; the codes are those of node_logfile_import. */
+SN_NODISCARD int node_carried_take(node_store *st, const node_carried *c,
+                                   node_logfile_stats *stats, sn_err *err);
+
 /* Check the whole file's frame (magic, version, sections, checksum), then in one batch take
  * its certificates (each must chain to the pinned CA), its revocation list, its units
  * (verified before decoding, node/units.h) and head checkpoints; then apply. Anything bad

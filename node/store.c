@@ -91,6 +91,17 @@ static const char *const migrations[NODE_STORE_LAYOUT] = {
     " sessions INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0,"
     " skew_ms INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
     " last_error_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+    /* 6: store-and-forward bundles (node/bundle.h): every bundle part imported, so a second
+     * import is a no-op, and per peer what was last sent to it by bundle, what it last
+     * acknowledged and what last came from it. */
+    "CREATE TABLE imported_bundles(bundle_id BLOB NOT NULL, part INTEGER NOT NULL,"
+    " sender BLOB NOT NULL, hash BLOB NOT NULL, imported_at INTEGER NOT NULL,"
+    " PRIMARY KEY(bundle_id, part)) WITHOUT ROWID;"
+    "CREATE TABLE bundle_peer(replica BLOB PRIMARY KEY NOT NULL, sent_id BLOB,"
+    " sent_ms INTEGER NOT NULL DEFAULT 0, sent_parts INTEGER NOT NULL DEFAULT 0,"
+    " sent_commits INTEGER NOT NULL DEFAULT 0, sent BLOB, acked BLOB,"
+    " acked_ms INTEGER NOT NULL DEFAULT 0, recv_id BLOB,"
+    " recv_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */

@@ -10,7 +10,7 @@
 #include "node/store.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
-#define NODE_STORE_LAYOUT 5
+#define NODE_STORE_LAYOUT 6
 /* Commit log rows are keyed by (origin index << 40) | seq so one rowid B-tree keeps each
  * origin's commits together and in seq order. */
 #define NODE_SEQ_BITS 40
