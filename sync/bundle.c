@@ -196,6 +196,9 @@ int sync_bundle_seal(const sync_bundle_meta *m, const uint8_t *cert, size_t cert
 int sync_bundle_header_parse(const uint8_t *p, size_t n, sync_bundle_header *out, sn_err *err)
 {
     *out = (sync_bundle_header){0};
+    if (n < SYNC_BUNDLE_MAGIC_LEN && memcmp(p, SYNC_BUNDLE_MAGIC, n) == 0)
+        return sn_err_set(err, SN_ECORRUPT, "the bundle is truncated: %zu bytes, shorter than "
+                          "its header", n);
     if (n < SYNC_BUNDLE_MAGIC_LEN || memcmp(p, SYNC_BUNDLE_MAGIC, 7) != 0) {
         sn_err_set(err, SN_ECORRUPT, "not an Outpost bundle (it does not start with '%s')",
                    SYNC_BUNDLE_MAGIC);
@@ -327,11 +330,15 @@ int sync_bundle_body_open(const sync_bundle_header *h, const uint8_t *p, size_t 
     if (rc == 0 && off != n)
         rc = sn_err_set(err, SN_ECORRUPT, "%zu unexpected bytes follow the end of the bundle",
                         n - off);
-    if (rc == SN_EAUTH)
+    if (rc == SN_EAUTH) { /* the frame layer blames a connection: say it of a file */
+        if (err != NULL)
+            sn_err_clear(err);
         sn_err_set(err, SN_EAUTH, "the bundle's body was altered or damaged: frame %llu after "
                    "%zu good records fails to authenticate",
                    (unsigned long long)rx.frames + 1, *count);
-    else if (rc == SN_EPROTO) { /* a file breaks no protocol: its bytes are damaged */
+        sn_err_hint(err, "the file was changed after it was made: ask the sender for it "
+                    "again; nothing from it was imported");
+    } else if (rc == SN_EPROTO) { /* a file breaks no protocol: its bytes are damaged */
         sn_err_prefix(err, "the bundle's body is malformed after %zu good records", *count);
         if (err != NULL)
             err->code = SN_ECORRUPT;

@@ -44,7 +44,8 @@
     X(sync_enroll_suite)                                                                   \
     X(sync_noise_suite)                                                                    \
     X(convergence_suite)                                                                   \
-    X(sim_suite)
+    X(sim_suite)                                                                           \
+    X(node_bundle_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));
 SUITES(DECLARE)
