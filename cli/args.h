@@ -16,7 +16,7 @@
 #include "cli/cli.h"
 #include "schema/schema.h"
 
-#define CLI_POS_MAX 8
+#define CLI_POS_MAX 64
 
 /* One option a command accepts. Exactly one of `value` and `flag` is set. */
 typedef struct cli_opt {

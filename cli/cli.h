@@ -187,6 +187,9 @@ int cli_cmd_show(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_conflicts(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_log(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_bundle(cli_ctx *ctx, int argc, char **argv); /* cmd_bundle.c */
+/* The bundle lines of `outpost status` (a ",\"bundles\":[...]" member with --json). */
+SN_NODISCARD int cli_bundle_status(cli_ctx *ctx, node_store *st, sn_err *err);
 int cli_cmd_history(cli_ctx *ctx, int argc, char **argv); /* `outpost log [--patient ...]` */
 int cli_cmd_audit(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_user(cli_ctx *ctx, int argc, char **argv);

@@ -216,7 +216,7 @@ static int status_json(sn_buf *b, const char *where, node_store *st, const node_
                             n->quarantined, n->origins);
     if (rc == 0)
         rc = cli_json_vv(b, held, err);
-    return rc != 0 ? rc : sn_buf_append_str(b, "}\n", err);
+    return rc;
 }
 
 int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
@@ -241,6 +241,10 @@ int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
         rc = ctx->json ? status_json(&ctx->out, where, st, &counts, &held, &err)
                        : status_text(&ctx->out, where, st, &counts, &held, &err);
     }
+    if (rc == 0)
+        rc = cli_bundle_status(ctx, st, &err);
+    if (rc == 0 && ctx->json)
+        rc = sn_buf_append_str(&ctx->out, "}\n", &err);
     crdt_vv_free(&held);
     node_store_close(st);
     return cli_finish(rc, &err);

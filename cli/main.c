@@ -37,6 +37,7 @@ static const struct command {
     {"list", cli_cmd_list, "list the rows of a table, optionally filtered"},
     {"conflicts", cli_cmd_conflicts, "list, show and resolve conflicting edits"},
     {"log", cli_cmd_log, "who recorded what; export and import log files"},
+    {"bundle", cli_cmd_bundle, "sync by USB stick or e-mail: sealed, signed bundle files"},
     {"audit", cli_cmd_audit, "who viewed or changed which record; verify the audit log"},
     {"vector", cli_cmd_vector, "print or save what this store holds, for a peer's export"},
     {"digest", cli_cmd_digest, "fingerprint of the records: equal stores, equal digests"},

@@ -1234,6 +1234,7 @@ c.commit()' s/store.db || die "cannot tamper with the audit table"
 
 . "$HERE/trust.sh"
 . "$HERE/sync.sh"
+. "$HERE/bundle.sh"
 
 run help_global t_help_global
 for w in $(echo "$help_words" | tr '|' ' '); do
@@ -1343,6 +1344,10 @@ run backup_restore t_backup_restore
 run sync_usage t_sync_usage
 run sync_once t_sync_once
 run sync_unenrolled t_sync_unenrolled
+run help_bundle t_help_bundle
+run bundle_usage t_bundle_usage
+run bundle_ship_workflow t_bundle_ship_workflow
+run bundle_bad_files t_bundle_bad_files
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
