@@ -12,6 +12,9 @@
  * 4. Peak RSS of each side of a BENCH_SYNC_BIG-commit (default 1,000,000) bootstrap over
  *    TCP: each side runs node_daemon_run in its own process, forked from a parent that has
  *    done nothing else (parts 1-3 run in another child), and ru_maxrss comes from wait4.
+ * 5. Bundles (node/bundle.h): the same N commits as a bundle for a fresh site, split at the
+ *    default 10 MiB: bytes of the files over the commit bodies they carry, and create and
+ *    import throughput against the live bootstrap of part 1, in the same run.
  * BENCH_QUICK=1: one run of each, smaller. */
 #include <math.h>
 #include <signal.h>
@@ -25,7 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
+#include "node/bundle.h"
 #include "node/daemon.h"
 #include "node/link.h"
 #include "node/store.h"
@@ -502,6 +507,55 @@ static void print_noop(const char *label, const session *two, const session *thr
     }
 }
 
+/* ---- 5: the bootstrap by bundle ---- */
+
+static void bundle_bootstrap(const char *base, node_store *src, long n, uint64_t bodies,
+                             double live_cps)
+{
+    sn_err err = SN_ERR_INIT;
+    double mk[RUNS_MAX], in[RUNS_MAX];
+    node_bundle_made m = {0};
+    for (int r = 0; r < runs; r++) {
+        char dir[PATH_LEN], path[PATH_LEN];
+        snprintf(dir, sizeof dir, "%s/bsite%d", base, r);
+        node_store *dst = store_new(dir, "bundle site", NODE_DURABLE);
+        sync_cert to;
+        if (node_trust_own(dst, &to, &err) != 0 || node_trust_cert_add(src, &to, &err) != 0)
+            die("bundle recipient", &err);
+        snprintf(path, sizeof path, "%s/b%d.snb", base, r);
+        node_bundle_opts o = {.all = true};
+        double t0 = now_s();
+        if (node_bundle_create(src, &to, path, &o, &m, &err) != 0)
+            die("bundle create", &err);
+        mk[r] = now_s() - t0;
+        t0 = now_s();
+        for (size_t i = 1; i <= m.parts; i++) {
+            char *p = node_bundle_part_path(path, i, m.parts);
+            if (p == NULL || node_bundle_import(dst, p, NULL, NULL, &err) != 0)
+                die("bundle import", &err);
+            unlink(p);
+            sn_free(p);
+        }
+        in[r] = now_s() - t0;
+        if (m.commits != (uint64_t)n)
+            die("bundle", &(sn_err){.msg = "the bundle did not carry every commit"});
+        digests_agree(src, dst);
+        node_store_close(dst);
+        rm_rf(dir);
+    }
+    double mib = (double)bodies / 1048576.0;
+    double t_mk = median(mk, runs), t_in = median(in, runs);
+    printf("bootstrap by bundle (%ld commits, %zu files of at most 10 MiB, last run)\n", n,
+           m.parts);
+    printf("  files over commit bodies %.3f (%llu bytes for %llu), units inside %zu\n",
+           (double)m.file_bytes / (double)bodies, (unsigned long long)m.file_bytes,
+           (unsigned long long)bodies, m.units);
+    printf("  create %8.0f commits/s %6.2f MiB/s   import %8.0f commits/s %6.2f MiB/s"
+           " (NODE_DURABLE)\n", (double)n / t_mk, mib / t_mk, (double)n / t_in, mib / t_in);
+    printf("  import over the live bootstrap above: %.2f (median of %d)\n",
+           ((double)n / t_in) / live_cps, runs);
+}
+
 static void bootstrap_and_noop(const char *base, long n)
 {
     sn_err err = SN_ERR_INIT;
@@ -573,6 +627,8 @@ static void bootstrap_and_noop(const char *base, long n)
            " units themselves %.3f), over column values %.3f\n", median(wire, runs),
            (double)s.ini.bytes_in / (double)bodies, (double)unit_bytes / (double)bodies,
            median(wire_v, runs));
+
+    bundle_bootstrap(base, src, n, bodies, c_med);
 
     printf("no-op sessions once in sync (targets: 1 round trip after the handshake, < 1024 "
            "bytes; counting: see run_session)\n");

@@ -116,19 +116,20 @@ static int parse_size(const char *s, size_t *out)
 }
 
 static int print_made(cli_ctx *ctx, const char *path, const sync_cert *rcpt,
-                      const node_bundle_made *m, sn_err *err)
+                      const node_bundle_made *m, bool ack, sn_err *err)
 {
     char id[33];
     sn_hex(id, m->id, SYNC_BUNDLE_ID_LEN);
     sn_buf *b = &ctx->out;
-    bool ack = m->commits == 0 && m->units == 0 && m->parts == 1;
     int rc = ctx->json ? sn_buf_appendf(b, err, "{\"id\":\"%s\",\"to\":", id)
                        : sn_buf_appendf(b, err, "%s %.8s for ", ack ? "acknowledgement"
                                         : "bundle", id);
     if (rc == 0)
         rc = ctx->json ? cli_json_cstr(b, rcpt->name, err)
                        : cli_text_bytes(b, rcpt->name, strlen(rcpt->name), err);
-    if (rc == 0)
+    if (rc == 0 && ack && !ctx->json)
+        rc = sn_buf_appendf(b, err, ": %" PRIu64 " bytes\n", m->file_bytes);
+    else if (rc == 0)
         rc = sn_buf_appendf(b, err,
                             ctx->json ? ",\"units\":%zu,\"commits\":%zu,\"commit_bytes\":%" PRIu64
                                         ",\"bytes\":%" PRIu64 ",\"files\":["
@@ -184,7 +185,7 @@ static int make_bundle(cli_ctx *ctx, node_store *st, const char *to, const char 
         rc = cli_audit(ctx, st, NODE_AUDIT_EXPORT, NULL, detail, err);
     }
     if (rc == 0)
-        rc = print_made(ctx, out, &rcpt, &m, err);
+        rc = print_made(ctx, out, &rcpt, &m, o->ack_only, err);
     return rc;
 }
 
