@@ -538,6 +538,8 @@ int node_bundle_import(node_store *st, const char *path, const node_bundle_impor
         id_hex(id, h.m.id);
         sn_log_info("bundle %s part %u from '%s' ('%s') was already imported: nothing to do",
                     id, h.m.part, sender.name, path);
+        /* Unless an apply after that import failed (full disk): finish it now. */
+        rc = node_store_apply_pending(st, &got->taken.applied, err);
     } else {
         if (rc == 0)
             rc = check_expiry(st, &h.m, opts->accept_expired, err);

@@ -13,17 +13,6 @@
     "replica, sent_id, sent_ms, sent_parts, sent_commits, sent, acked, acked_ms, recv_id, " \
     "recv_ms"
 
-static int vv_column(sqlite3_stmt *s, int i, crdt_vv *out, sn_err *err)
-{
-    if (sqlite3_column_type(s, i) == SQLITE_NULL)
-        return 0;
-    int rc = sync_vv_parse(sqlite3_column_blob(s, i), (size_t)sqlite3_column_bytes(s, i), out,
-                           err);
-    if (rc != 0)
-        sn_err_prefix(err, "a peer's stored bundle vector is damaged");
-    return rc;
-}
-
 static void id_column(sqlite3_stmt *s, int i, uint8_t out[SYNC_BUNDLE_ID_LEN])
 {
     if (sqlite3_column_bytes(s, i) == SYNC_BUNDLE_ID_LEN)
@@ -38,9 +27,9 @@ static int bpeer_row(sqlite3_stmt *s, node_bundle_peer *p, sn_err *err)
     p->sent_ms = (uint64_t)sqlite3_column_int64(s, 2);
     p->sent_parts = (uint64_t)sqlite3_column_int64(s, 3);
     p->sent_commits = (uint64_t)sqlite3_column_int64(s, 4);
-    int rc = vv_column(s, 5, &p->sent, err);
+    int rc = node_vv_column(s, 5, &p->sent, err);
     if (rc == 0)
-        rc = vv_column(s, 6, &p->acked, err);
+        rc = node_vv_column(s, 6, &p->acked, err);
     p->acked_ms = (uint64_t)sqlite3_column_int64(s, 7);
     id_column(s, 8, p->recv_id);
     p->recv_ms = (uint64_t)sqlite3_column_int64(s, 9);

@@ -194,6 +194,10 @@ SN_NODISCARD int node_store_epoch_init(node_store *st, const crdt_origin *self, 
  * epoch (st->self and the own chain state follow); then rotate the nonce. */
 SN_NODISCARD int node_store_epoch_check(node_store *st, sn_err *err);
 
+/* Read a vector stored as sync_vv_encode bytes in column i (NULL: left empty), saying a
+ * peer's stored vector is damaged when it does not parse (store_peers.c). */
+SN_NODISCARD int node_vv_column(sqlite3_stmt *s, int i, crdt_vv *out, sn_err *err);
+
 /* Load the persisted clock offset (store_peers.c). */
 SN_NODISCARD int node_clock_offset_load(node_store *st, sn_err *err);
 

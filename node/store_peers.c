@@ -10,7 +10,7 @@
     "replica, name, seen, told, window, last_seen_ms, last_sync_ms, bytes_in, bytes_out, " \
     "sessions, completed, skew_ms, last_error, last_error_ms, unit_target"
 
-static int vv_column(sqlite3_stmt *s, int i, crdt_vv *out, sn_err *err)
+int node_vv_column(sqlite3_stmt *s, int i, crdt_vv *out, sn_err *err)
 {
     if (sqlite3_column_type(s, i) == SQLITE_NULL)
         return 0;
@@ -37,9 +37,9 @@ static int peer_row(sqlite3_stmt *s, node_peer *p, sn_err *err)
     if (sqlite3_column_bytes(s, 0) == CRDT_REPLICA_LEN)
         memcpy(p->replica, sqlite3_column_blob(s, 0), CRDT_REPLICA_LEN);
     text_column(s, 1, p->name, sizeof p->name);
-    int rc = vv_column(s, 2, &p->seen, err);
+    int rc = node_vv_column(s, 2, &p->seen, err);
     if (rc == 0)
-        rc = vv_column(s, 3, &p->told, err);
+        rc = node_vv_column(s, 3, &p->told, err);
     p->window = (uint32_t)sqlite3_column_int64(s, 4);
     p->last_seen_ms = (uint64_t)sqlite3_column_int64(s, 5);
     p->last_sync_ms = (uint64_t)sqlite3_column_int64(s, 6);

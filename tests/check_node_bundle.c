@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "node/bundle.h"
+#include "node/fileio.h"
 #include "node/keyfile.h"
 #include "node/trust.h"
 #include "sync/bundle.h"
@@ -45,23 +47,20 @@ static void trio_make(trio *t)
     CK_OK(node_trust_cert_add(t->h, &t->ca_b, &err));
 }
 
-static void file_read(const char *path, uint8_t **p, size_t *n)
+/* The bytes of a test file (the caller frees the buffer). */
+static sn_buf file_get(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    *p = malloc(*n + 1);
-    ck_assert(*p != NULL && fread(*p, 1, *n, f) == *n);
-    fclose(f);
+    sn_err err = SN_ERR_INIT;
+    sn_buf b;
+    CK_OK(node_file_read(path, NODE_BUNDLE_FILE_MAX, &b, &err));
+    CK_OK(sn_buf_reserve(&b, 1, &err)); /* room for one byte more */
+    return b;
 }
 
-static void file_write(const char *path, const uint8_t *p, size_t n)
+static void file_put(const char *path, const uint8_t *p, size_t n)
 {
-    FILE *f = fopen(path, "wb");
-    ck_assert(f != NULL && fwrite(p, 1, n, f) == n);
-    fclose(f);
+    sn_err err = SN_ERR_INIT;
+    CK_OK(node_file_write_atomic(path, p, n, &err));
 }
 
 /* Make a bundle from `from` for `to` in the test directory file `name`. */
@@ -76,6 +75,14 @@ static node_bundle_made make(node_store *from, node_store *to, const char *name,
     node_bundle_made m;
     CK_OK(node_bundle_create(from, &rcpt, path, o, &m, &err));
     return m;
+}
+
+/* A trio in which site a recorded one patient (id to p) and made a-h.snb for the hub. */
+static void trio_sent(trio *t, uint8_t p[ID_LEN])
+{
+    trio_make(t);
+    insert_patient(t->a, "Adams", p);
+    (void)make(t->a, t->h, "a-h.snb", NULL);
 }
 
 static node_bundle_got take(node_store *st, const char *name)
@@ -141,10 +148,8 @@ START_TEST(test_bundle_ack_means_nothing_resent)
 {
     sn_err err = SN_ERR_INIT;
     trio t;
-    trio_make(&t);
     uint8_t p[ID_LEN];
-    insert_patient(t.a, "Adams", p);
-    (void)make(t.a, t.h, "a-h.snb", NULL);
+    trio_sent(&t, p);
     /* Not acknowledged yet: the next bundle carries it again. */
     ck_assert_uint_eq(make(t.a, t.h, "a-h2.snb", NULL).commits, 1);
     (void)take(t.h, "a-h.snb");
@@ -176,10 +181,8 @@ END_TEST
 START_TEST(test_bundle_second_import_is_noop)
 {
     trio t;
-    trio_make(&t);
     uint8_t p[ID_LEN];
-    insert_patient(t.a, "Adams", p);
-    (void)make(t.a, t.h, "a-h.snb", NULL);
+    trio_sent(&t, p);
     node_bundle_got g = take(t.h, "a-h.snb");
     ck_assert(!g.duplicate);
     snap s = snap_take(t.h);
@@ -212,11 +215,9 @@ START_TEST(test_bundle_split_imported_in_reverse)
         char name[64], path[4096];
         snprintf(name, sizeof name, "big.snb.%zu", i);
         path_in(path, name);
-        uint8_t *b;
-        size_t n;
-        file_read(path, &b, &n);
-        ck_assert_msg(n <= NODE_BUNDLE_PART_MIN, "part %zu: %zu bytes", i, n);
-        free(b);
+        sn_buf fb = file_get(path);
+        ck_assert_msg(fb.len <= NODE_BUNDLE_PART_MIN, "part %zu: %zu bytes", i, fb.len);
+        sn_buf_free(&fb);
         node_bundle_got g = take(t.h, name);
         ck_assert_uint_eq(g.meta.part, i);
         ck_assert_uint_eq((g.meta.flags & SYNC_BUNDLE_LAST) != 0, i == m.parts);
@@ -232,10 +233,8 @@ END_TEST
 START_TEST(test_bundle_for_another_recipient_refused)
 {
     trio t;
-    trio_make(&t);
     uint8_t p[ID_LEN];
-    insert_patient(t.a, "Adams", p);
-    (void)make(t.a, t.h, "a-h.snb", NULL);
+    trio_sent(&t, p);
     refused(t.b, "a-h.snb", SN_EAUTH, "not addressed to this node");
     world_end(&t.w);
 }
@@ -247,13 +246,11 @@ static void patched(const char *from, const char *to, size_t off, const uint8_t 
     char pf[4096], pt[4096];
     path_in(pf, from);
     path_in(pt, to);
-    uint8_t *b;
-    size_t len;
-    file_read(pf, &b, &len);
-    ck_assert(off + n <= len);
-    memcpy(b + off, q, n);
-    file_write(pt, b, len);
-    free(b);
+    sn_buf fb = file_get(pf);
+    ck_assert(off + n <= fb.len);
+    memcpy(fb.data + off, q, n);
+    file_put(pt, fb.data, fb.len);
+    sn_buf_free(&fb);
 }
 
 START_TEST(test_bundle_tampered_and_truncated_refused)
@@ -266,9 +263,9 @@ START_TEST(test_bundle_tampered_and_truncated_refused)
     (void)make(t.a, t.h, "a-h.snb", NULL);
     char path[4096];
     path_in(path, "a-h.snb");
-    uint8_t *b;
-    size_t n;
-    file_read(path, &b, &n);
+    sn_buf fb = file_get(path);
+    uint8_t *b = fb.data;
+    size_t n = fb.len;
     sync_bundle_header h;
     sn_err err = SN_ERR_INIT;
     CK_OK(sync_bundle_header_parse(b, n, &h, &err));
@@ -299,15 +296,15 @@ START_TEST(test_bundle_tampered_and_truncated_refused)
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         char bad[4096];
         path_in(bad, "cut.snb");
-        file_write(bad, b, cuts[i]);
+        file_put(bad, b, cuts[i]);
         refused(t.h, "cut.snb", SN_ECORRUPT, "truncated");
     }
     /* Bytes after the end. */
     path_in(path, "long.snb");
     b[n] = 0;
-    file_write(path, b, n + 1);
+    file_put(path, b, n + 1);
     refused(t.h, "long.snb", SN_ECORRUPT, "follow the end");
-    free(b);
+    sn_buf_free(&fb);
     /* The good file still imports. */
     ck_assert_uint_eq(take(t.h, "a-h.snb").taken.units.commits, 2);
     world_end(&t.w);
@@ -318,15 +315,13 @@ START_TEST(test_bundle_resigned_and_resealed_refused)
 {
     sn_err err = SN_ERR_INIT;
     trio t;
-    trio_make(&t);
     uint8_t p[ID_LEN];
-    insert_patient(t.a, "Adams", p);
-    (void)make(t.a, t.h, "a-h.snb", NULL);
+    trio_sent(&t, p);
     char path[4096];
     path_in(path, "a-h.snb");
-    uint8_t *b;
-    size_t n;
-    file_read(path, &b, &n);
+    sn_buf fb = file_get(path);
+    uint8_t *b = fb.data;
+    size_t n = fb.len;
     sync_bundle_header h;
     CK_OK(sync_bundle_header_parse(b, n, &h, &err));
 
@@ -351,7 +346,7 @@ START_TEST(test_bundle_resigned_and_resealed_refused)
     CK_OK(sn_buf_append(&nb, sig, sizeof sig, &err));
     CK_OK(sn_buf_append(&nb, b + h.len, n - h.len, &err));
     path_in(path, "resigned.snb");
-    file_write(path, nb.data, nb.len);
+    file_put(path, nb.data, nb.len);
     refused(t.h, "resigned.snb", SN_EAUTH, "body was altered");
 
     /* Re-sealed: the hub, which can open the file key, seals it to b instead and passes
@@ -373,7 +368,7 @@ START_TEST(test_bundle_resigned_and_resealed_refused)
     sync_keys_wipe(&kh);
     sn_buf_free(&cb);
     sn_buf_free(&nb);
-    free(b);
+    sn_buf_free(&fb);
     world_end(&t.w);
 }
 END_TEST
@@ -382,10 +377,8 @@ START_TEST(test_bundle_revoked_sender_refused)
 {
     sn_err err = SN_ERR_INIT;
     trio t;
-    trio_make(&t);
     uint8_t p[ID_LEN];
-    insert_patient(t.a, "Adams", p);
-    (void)make(t.a, t.h, "a-h.snb", NULL);
+    trio_sent(&t, p);
     sync_crl_entry e = tca_entry(&t.ca_a, node_store_origin(t.a)->epoch, 0);
     sync_crl crl = tca_crl(&t.ca, &e, 1);
     bool taken = false;
@@ -474,6 +467,65 @@ START_TEST(test_bundle_mixed_with_live_sync_converges)
 }
 END_TEST
 
+/* Each allocation (into the hub), then each store commit (into site b), failing in turn
+ * during an import: every failure is SN_ENOMEM / SN_EIO with a message, leaks nothing and
+ * leaves the records as they were (a commit failing after the units were stored leaves
+ * them waiting to apply: importing the file again applies them); the first pass without a
+ * fault imports it all. */
+START_TEST(test_bundle_import_under_faults)
+{
+    sn_err err = SN_ERR_INIT;
+    trio t;
+    trio_make(&t);
+    CK_OK(node_trust_cert_add(t.a, &t.ca_b, &err));
+    uint8_t p[ID_LEN], q[ID_LEN];
+    insert_patient(t.a, "Adams", p);
+    set_text(t.a, p, "given", "Ann");
+    (void)make(t.a, t.h, "a-h.snb", NULL);
+    (void)make(t.a, t.b, "a-b.snb", NULL);
+    struct {
+        sn_fault_kind kind;
+        node_store *st;
+        const char *file;
+        int want;
+    } runs[] = {{SN_FAULT_ALLOC, t.h, "a-h.snb", SN_ENOMEM},
+                {SN_FP_STORE_COMMIT, t.b, "a-b.snb", SN_EIO}};
+    for (size_t k = 0; k < 2; k++) {
+        node_store *st = runs[k].st;
+        /* Warm the store's caches of the tables the bundle touches: they are not leaks. */
+        insert_patient(st, "Warm", q);
+        set_text(st, q, "given", "Up");
+        char path[4096];
+        path_in(path, runs[k].file);
+        for (int n = 0;; n++) {
+            ck_assert_msg(n < 100000, "the fault keeps firing");
+            uint8_t d0[16], d1[16];
+            digest(st, d0);
+            long live = sn_alloc_live();
+            sn_err_clear(&err);
+            sn_fault_arm(runs[k].kind, n, 1);
+            int rc = node_bundle_import(st, path, NULL, NULL, &err);
+            bool fired = sn_fault_disarm();
+            ck_assert_msg(sn_alloc_live() == live, "kind %zu n=%d: %ld blocks leaked (%s)", k, n,
+                          sn_alloc_live() - live, err.msg);
+            if (rc == 0)
+                break;
+            ck_assert_msg(fired, "n=%d: no fault, yet %s", n, err.msg);
+            ck_assert_msg(rc == runs[k].want && err.msg[0] != '\0', "kind %zu n=%d: rc %d: %s",
+                          k, n, rc, err.msg);
+            digest(st, d1);
+            ck_assert_msg(memcmp(d0, d1, 16) == 0, "kind %zu n=%d: failed, yet the records "
+                          "changed", k, n);
+        }
+        ck_assert_uint_eq(counts(st).waiting, 0);
+        char v[64];
+        ck_assert(shows(st, p, "given", v));
+        ck_assert_str_eq(v, "Ann");
+    }
+    world_end(&t.w);
+}
+END_TEST
+
 Suite *node_bundle_suite(void);
 Suite *node_bundle_suite(void)
 {
@@ -491,5 +543,6 @@ Suite *node_bundle_suite(void)
     tcase_add_test(tc, test_bundle_expired_needs_override);
     tcase_add_test(tc, test_bundle_peer_lookup);
     tcase_add_test(tc, test_bundle_mixed_with_live_sync_converges);
+    tcase_add_test(tc, test_bundle_import_under_faults);
     return s;
 }
