@@ -370,7 +370,8 @@ static int cmd_import(cli_ctx *ctx, int argc, char **argv)
     node_store_close(st);
     if (rc == 0 && status != 0) {
         /* stdout is kept for success: say on stderr what did load. */
-        fwrite(ctx->out.data, 1, ctx->out.len, stderr);
+        if (ctx->out.len > 0)
+            fwrite(ctx->out.data, 1, ctx->out.len, stderr);
         sn_buf_reset(&ctx->out);
         return status;
     }
