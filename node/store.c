@@ -572,6 +572,8 @@ int node_store_open(node_store **out, const char *dir, const node_open_opts *opt
         rc = node_store_epoch_check(st, err);
     if (rc == 0)
         rc = node_store_upgrade(st, err);
+    if (rc == 0)
+        rc = node_apply_resume(st, err);
     if (rc != 0)
         goto fail;
     *out = st;

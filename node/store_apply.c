@@ -338,6 +338,28 @@ int node_apply_pending(node_store *st, size_t *applied, sn_err *err)
     }
 }
 
+/* A process that died between storing commits (a unit's transaction, a log file's batch)
+ * and the apply transactions that follow left them held but not applied; so did an apply
+ * that failed. Nothing else would apply them before new commits of some origin arrive, so
+ * the store would show less than it holds and differ from its peers after a sync that
+ * brings nothing new: finish that apply now. */
+int node_apply_resume(node_store *st, sn_err *err)
+{
+    for (uint32_t idx = 1; idx <= st->norigins; idx++) {
+        node_origin_state os;
+        int rc = node_origin_state_get(st, idx, &os, err);
+        if (rc != 0)
+            return rc;
+        if (os.applied < (os.held < os.bound ? os.held : os.bound)) {
+            rc = node_apply_pending(st, NULL, err);
+            if (rc != 0)
+                sn_err_prefix(err, "applying commits held but not yet applied");
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- import ---- */
 
 static int describe_body(sn_err *err, size_t i, size_t n, const node_body *b)

@@ -163,6 +163,9 @@ SN_NODISCARD int node_equivocation_found(node_store *st, uint32_t idx, uint64_t 
                                          sn_err *err);
 /* Apply every held, not yet applied commit, apply_batch per transaction. */
 SN_NODISCARD int node_apply_pending(node_store *st, size_t *applied, sn_err *err);
+/* At open: node_apply_pending when some origin has held commits not applied (a crash
+ * between storing and applying them); otherwise only reads. */
+SN_NODISCARD int node_apply_resume(node_store *st, sn_err *err);
 
 /* Metadata helpers (store.c): blobs by key; *found false when absent. */
 SN_NODISCARD int node_meta_blob_get(node_store *st, const char *key, sn_buf *out, bool *found,
