@@ -3,7 +3,8 @@
 #   make test     install missing Debian packages, debug build, every test
 #   make check    the tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench    benchmarks (informative, never gating)
-#   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link
+#   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link;
+#                 2,100 crash-test kill points (SN_CRASH_POINTS per scenario)
 #   make demo     install, build, run the demonstration
 #   make clean | format | lint
 
@@ -105,6 +106,8 @@ soak: deps
 	$(Q)LINKSIM=build/debug/linksim SN_BOOTSTRAP_COMMITS=$${SN_BOOTSTRAP_COMMITS:-50000} \
 	    CK_TIMEOUT_MULTIPLIER=12 CK_RUN_SUITE=node_daemon_suite CK_RUN_CASE=daemon \
 	    build/debug/check_outpost
+	$(Q)SN_CRASH_POINTS=$${SN_CRASH_POINTS:-700} CK_TIMEOUT_MULTIPLIER=4 \
+	    CK_RUN_SUITE=crash_suite build/debug/check_outpost
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release CFLAGS="-O2 -g" $(BENCH_SRC:bench/%.c=build/release/bench/%) build/release/outpost

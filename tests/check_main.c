@@ -42,7 +42,8 @@
     X(sync_crl_suite)                                                                      \
     X(sync_enroll_suite)                                                                   \
     X(sync_noise_suite)                                                                    \
-    X(convergence_suite)
+    X(convergence_suite)                                                                   \
+    X(crash_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));
 SUITES(DECLARE)
