@@ -22,6 +22,8 @@
 
 /* A child that runs longer than this is hung: killed and reported. */
 #define CHILD_LIMIT_S 300.0
+/* Unkilled runs that measure a scenario before its kill points. */
+#define MEASURE_RUNS 3
 
 /* ---- kill points ---------------------------------------------------------------------- */
 
@@ -250,10 +252,10 @@ void crash_tally_finish(crash_tally *t)
 {
     unsigned long failures = t->lost + t->integrity + t->invariants + t->other;
     fprintf(stderr,
-            "crash %s: %lu kill points in %.1f s (an unkilled run: %ld fault-point hits, "
-            "%.2f s): %lu killed (%lu by countdown, %lu timed), %lu finished before their kill "
-            "point; %lu acknowledgements checked, %lu lost; %lu integrity failures, %lu "
-            "invariant failures, %lu other failures\n",
+            "crash %s: %lu kill points in %.1f s (unkilled runs: %ld fault-point hits, "
+            "%.2f s at best): %lu killed (%lu by countdown, %lu timed), %lu finished before "
+            "their kill point; %lu acknowledgements checked, %lu lost; %lu integrity failures, "
+            "%lu invariant failures, %lu other failures\n",
             t->scenario, t->points, t->secs, t->run_hits, t->run_secs, t->killed,
             t->killed - t->killed_timed, t->killed_timed, t->finished, t->acks, t->lost,
             t->integrity, t->invariants, t->other);
@@ -268,13 +270,22 @@ void crash_scenario_run(const crash_scenario *sc, void *ctx)
     crash_tally t = {.scenario = sc->name};
     crash_plan measure = {0};
     crash_result r;
-    sc->prepare(ctx);
-    crash_run(&measure, sc->child, ctx, &r);
-    ck_assert_msg(r.finished, "crash %s: the unkilled run did not finish: %s", sc->name, r.why);
-    long hits = t.run_hits = r.hits;
-    double secs = t.run_secs = r.secs;
-    sc->check(ctx, &t, &measure, &r);
-    crash_result_free(&r);
+    /* Unkilled runs, checked like the others: the fastest says where timed kills land (the
+     * first run of a process is often much slower), the smallest count where countdowns do. */
+    for (int i = 0; i < MEASURE_RUNS; i++) {
+        sc->prepare(ctx);
+        crash_run(&measure, sc->child, ctx, &r);
+        ck_assert_msg(r.finished, "crash %s: an unkilled run did not finish: %s", sc->name,
+                      r.why);
+        if (i == 0 || r.hits < t.run_hits)
+            t.run_hits = r.hits;
+        if (i == 0 || r.secs < t.run_secs)
+            t.run_secs = r.secs;
+        sc->check(ctx, &t, &measure, &r);
+        crash_result_free(&r);
+    }
+    long hits = t.run_hits;
+    double secs = t.run_secs;
     size_t n;
     long *seeds = crash_seeds(sc->points, sc->regress, sc->nregress, &n);
     for (size_t i = 0; i < n; i++) {

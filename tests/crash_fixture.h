@@ -8,9 +8,11 @@
  * Seeds: SN_CRASH_SEEDS=a-b (or one seed, a) runs exactly those; otherwise seeds 1 to
  * SN_CRASH_POINTS (default: the scenario's own bounded count) run, then the scenario's
  * regression seeds. A seed picks its kill point as a fraction of what an unkilled run does
- * (measured first, in the same process), so a seed keeps its place roughly when the engine
- * changes; three seeds in four use the countdown, the fourth a timed kill, which lands
- * anywhere, SQLite's own I/O included, but is reproducible only roughly. */
+ * (measured first, in the same process: the fewest hits and least time of three), so a seed
+ * keeps its place roughly when the engine changes; three seeds in four use the countdown,
+ * the fourth a timed kill, which lands anywhere, SQLite's own I/O included, but is
+ * reproducible only roughly. A countdown seed replays the same hit, and nearly the same
+ * place: row ids and keys are random, so SQLite's pages split a little differently. */
 #ifndef SN_TESTS_CRASH_FIXTURE_H
 #define SN_TESTS_CRASH_FIXTURE_H
 
@@ -83,7 +85,7 @@ typedef struct crash_tally {
     unsigned long acks;     /* acknowledgements checked after the crashes */
     unsigned long lost, integrity, invariants, other; /* failures, by kind */
     double secs; /* the whole scenario, set by its driver */
-    long run_hits; /* an unkilled run: fault-point hits and seconds */
+    long run_hits; /* unkilled runs: the fewest fault-point hits, the fastest seconds */
     double run_secs;
     char text[6000]; /* the first failures, with their replay commands */
     size_t len;
@@ -111,7 +113,7 @@ typedef struct crash_scenario {
     void (*check)(void *ctx, crash_tally *t, const crash_plan *p, const crash_result *r);
 } crash_scenario;
 
-/* Measure an unkilled run (which must finish and pass the checks), then run every seed's
+/* Measure unkilled runs (which must finish and pass the checks), then run every seed's
  * kill point and its checks, print the summary line and fail the test on any failure. */
 void crash_scenario_run(const crash_scenario *sc, void *ctx);
 
