@@ -5,7 +5,8 @@
 #   make bench    benchmarks (informative, never gating)
 #   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link;
 #                 every allocation of a sync session failing in turn; 10,000 convergence
-#                 simulation seeds (SN_SIM_SOAK=a-b for other seeds)
+#                 simulation seeds (SN_SIM_SOAK=a-b for other seeds); 2,100 crash-test
+#                 kill points (SN_CRASH_POINTS per scenario)
 #   make demo     install, build, run the demonstration
 #   make clean | format | lint
 
@@ -110,6 +111,8 @@ soak: deps
 	$(Q)SN_LINK_FAULT_STRIDE=1 CK_TIMEOUT_MULTIPLIER=20 CK_RUN_SUITE=link_fault_suite \
 	    build/debug/check_outpost
 	$(Q)SN_SIM_SEEDS=$${SN_SIM_SOAK:-0-10000} CK_RUN_SUITE=sim_suite build/debug/check_outpost
+	$(Q)SN_CRASH_POINTS=$${SN_CRASH_POINTS:-700} CK_TIMEOUT_MULTIPLIER=4 \
+	    CK_RUN_SUITE=crash_suite build/debug/check_outpost
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release CFLAGS="-O2 -g" $(BENCH_SRC:bench/%.c=build/release/bench/%) build/release/outpost

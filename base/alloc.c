@@ -1,10 +1,12 @@
-/* base/alloc.c - allocation through one door, with the countdown fault injector.
+/* base/alloc.c - allocation through one door, with the countdown fault injector and the
+ * crash countdown of kill tests.
  *
  * In SN_TESTABLE builds every block carries a 16-byte header so sn_free can keep a live
  * count; release builds call libc directly. */
 #include "base/alloc.h"
 
 #include <assert.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,18 @@ static struct {
     int benign;
 } fault;
 static long live_blocks;
+static struct {
+    long at;   /* the hit that kills; < 0: none */
+    long hits; /* since the last sn_crash_arm */
+} crash = {.at = -1};
+
+void sn_crash_arm(long n)
+{
+    crash.at = n;
+    crash.hits = 0;
+}
+
+long sn_crash_hits(void) { return crash.hits; }
 
 void sn_fault_arm(sn_fault_kind kind, long n, int repeat)
 {
@@ -37,6 +51,8 @@ bool sn_fault_disarm(void)
 
 bool sn_fault_hit(sn_fault_kind kind)
 {
+    if (crash.hits++ == crash.at)
+        raise(SIGKILL);
     if (fault.kind != kind || fault.kind == 0)
         return false;
     if (fault.countdown > 0) {

@@ -37,6 +37,13 @@ void sn_fault_benign_begin(void);
 void sn_fault_benign_end(void);
 /* Number of live blocks allocated through sn_malloc and friends (leak checks in tests). */
 long sn_alloc_live(void);
+/* Crash points for kill tests (tests/check_crash.c), apart from the fault above: the n-th
+ * hit from now (n = 0 is the next one) of any fault point -- every allocation through
+ * sn_malloc and friends, SQLite's included, and every named point, armed or not -- kills
+ * this process with SIGKILL. n < 0 only counts. Either way the count of hits restarts at 0;
+ * sn_crash_hits() is that count (a run measured unarmed tells where later kills can land). */
+void sn_crash_arm(long n);
+long sn_crash_hits(void);
 #define SN_FAULT(kind) sn_fault_hit(kind)
 #else
 #define SN_FAULT(kind) false

@@ -45,7 +45,8 @@
     X(sync_noise_suite)                                                                    \
     X(convergence_suite)                                                                   \
     X(sim_suite)                                                                           \
-    X(node_bundle_suite)
+    X(node_bundle_suite)                                                                   \
+    X(crash_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));
 SUITES(DECLARE)

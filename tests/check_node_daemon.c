@@ -10,111 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "node/daemon.h"
 #include "node/peers.h"
 #include "node/units.h"
-#include "tests/node_fixture.h"
-#include "tests/trust_fixture.h"
-
-typedef struct site {
-    char dir[4096];
-    test_clock clock;
-    node_store *st; /* open in this process, or NULL while a child serves it */
-} site;
-
-static void site_new(site *s, tca *ca, const char *name)
-{
-    s->clock.ms = BASE_MS;
-    s->st = mk(name, &s->clock, s->dir);
-    tca_enroll(ca, s->st);
-}
-
-static void site_close(site *s)
-{
-    node_store_close(s->st);
-    s->st = NULL;
-}
-
-static void site_open(site *s)
-{
-    if (s->st == NULL)
-        s->st = reopen(s->dir, &s->clock);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Fork a child serving `s` (closed here first) on a loopback port, dialling `hub` when not
- * NULL; returns its pid and the port. */
-static pid_t serve(site *s, const char *hub, int *port)
-{
-    site_close(s);
-    char port_file[4200];
-    snprintf(port_file, sizeof port_file, "%s.port", s->dir);
-    unlink(port_file);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        sn_log_set_level(SN_LOG_ERROR);
-        node_store *st = reopen(s->dir, &s->clock);
-        node_daemon_opts o = {.listen = "127.0.0.1:0", .port_file = port_file,
-                              .retry_min_ms = 50, .retry_max_ms = 200, .poll_ms = 50};
-        if (hub != NULL)
-            o.dial[o.ndial++] = hub;
-        sn_err err = SN_ERR_INIT;
-        int rc = node_daemon_run(st, &o, NULL, &err);
-        node_store_close(st);
-        _exit(rc == 0 ? 0 : 1);
-    }
-    for (int i = 0; i < 500; i++) {
-        FILE *f = fopen(port_file, "r");
-        if (f != NULL) {
-            int ok = fscanf(f, "%d", port);
-            fclose(f);
-            if (ok == 1)
-                return pid;
-        }
-        sleep_ms(10);
-    }
-    ck_abort_msg("the daemon for %s never listened", s->dir);
-    return pid;
-}
-
-static void stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    int status = 0;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon exit status %d",
-                  status);
-}
-
-/* One session of `s` with the peer at 127.0.0.1:port; returns node_daemon_run's code. */
-static int sync_once(site *s, int port, node_daemon_report *rep)
-{
-    site_open(s);
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    node_daemon_opts o = {.once = true};
-    o.dial[o.ndial++] = addr;
-    sn_err err = SN_ERR_INIT;
-    int rc = node_daemon_run(s->st, &o, rep, &err);
-    if (rc != 0 && rc != SN_EBUSY && rc != SN_EPROTO)
-        ck_abort_msg("sync with %s: %s", addr, err.msg);
-    return rc;
-}
-
-static void sync_ok(site *s, int port)
-{
-    ck_assert_int_eq(sync_once(s, port, NULL), 0);
-}
+#include "tests/daemon_fixture.h"
 
 static size_t conflicts_of(site *s)
 {
@@ -246,12 +148,8 @@ START_TEST(test_daemon_unreachable_peer)
     pid_t pid = serve(&a, NULL, &port);
     stop(pid); /* the port is free again */
     site_open(&b);
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    node_daemon_opts o = {.once = true};
-    o.dial[o.ndial++] = addr;
     sn_err err = SN_ERR_INIT;
-    CK_FAILS(node_daemon_run(b.st, &o, NULL, &err), SN_EBUSY);
+    CK_FAILS(daemon_sync_once(b.st, port, NULL, &err), SN_EBUSY);
     ck_assert_ptr_nonnull(strstr(err.msg, "cannot reach"));
     site_close(&b);
 }
