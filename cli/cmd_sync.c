@@ -54,9 +54,10 @@ static int add_dials(node_daemon_opts *o, char *list, char store[][256])
         char *comma = strchr(tok, ',');
         if (comma != NULL)
             *comma = '\0';
-        if (o->ndial == NODE_DAEMON_DIAL_MAX || strlen(tok) >= 256 || strchr(tok, ':') == NULL)
+        size_t len = strlen(tok);
+        if (o->ndial == NODE_DAEMON_DIAL_MAX || len >= 256 || strchr(tok, ':') == NULL)
             return -1;
-        snprintf(store[o->ndial], 256, "%s", tok);
+        memcpy(store[o->ndial], tok, len + 1);
         o->dial[o->ndial] = store[o->ndial];
         o->ndial++;
         tok = comma != NULL ? comma + 1 : NULL;
