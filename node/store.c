@@ -91,6 +91,8 @@ static const char *const migrations[NODE_STORE_LAYOUT] = {
     " sessions INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0,"
     " skew_ms INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',"
     " last_error_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+    /* 6: an equivocation proof any node can check alone (sync/proof.h), sent to peers. */
+    "ALTER TABLE equivocation ADD COLUMN proof BLOB;",
 };
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */
