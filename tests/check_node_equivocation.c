@@ -332,8 +332,11 @@ START_TEST(test_equivocation_forged_proofs_refused)
     ck_assert_ptr_nonnull(out);
     ck_assert_uint_eq(fwrite(file, 1, n, out), n);
     fclose(out);
+    sn_err_clear(&err);
     CK_FAILS(node_logfile_import(f.c, path, NULL, &err), SN_EAUTH);
-    ck_assert_msg(strstr(err.msg, "proof") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "proof") != NULL && strstr(err.msg, "do not lead") != NULL &&
+                      strstr(err.msg, path) != NULL,
+                  "%s", err.msg);
     snap_expect(f.c, &before, "a log file with an altered proof");
     snap_free(&before);
     blist_free(&pl);
