@@ -4,8 +4,9 @@
  * through a unit of A's that overlaps it; C holds 1..4 only, so neither history past the
  * fork. Whatever order the three exchange in, by sessions or log files, each ends frozen
  * at 5 with the proof kept, and all three show the same digest. A proof altered anywhere
- * is refused with a message and changes nothing. */
+ * is refused with a message and changes nothing, in a call, a log file or a session. */
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +345,59 @@ START_TEST(test_equivocation_forged_proofs_refused)
 }
 END_TEST
 
+/* Flip byte `at` of the proof kept in the store in `dir` (closed), behind its back. */
+static void tamper_kept_proof(const char *dir, size_t at)
+{
+    char db[4200];
+    snprintf(db, sizeof db, "%s/store.db", dir);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT proof FROM equivocation", -1, &s, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    size_t n = (size_t)sqlite3_column_bytes(s, 0);
+    ck_assert_uint_gt(n, at);
+    uint8_t *p = malloc(n);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, sqlite3_column_blob(s, 0), n);
+    sqlite3_finalize(s);
+    p[at] ^= 0x10;
+    ck_assert_int_eq(sqlite3_prepare_v2(h, "UPDATE equivocation SET proof = ?1", -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(s, 1, p, (int)n, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    ck_assert_int_eq(sqlite3_close(h), SQLITE_OK);
+    free(p);
+}
+
+/* A peer that sends a proof altered in a commit body (here B, its store edited): the
+ * receiver checks it before anything, refuses it and ends the session naming it; nothing
+ * is frozen. */
+START_TEST(test_equivocation_altered_proof_ends_the_session)
+{
+    fork_world f;
+    fork_setup(&f);
+    node_store_close(f.b);
+    f.w.st[2] = NULL;
+    /* Past the header (16), side 1 (32 + 148 + 4) and side 2's link, checkpoint and count
+     * (184) and its first body's length (4): a byte of commit 6. */
+    tamper_kept_proof(f.w.dir[2], 16 + 184 + 184 + 4 + 2);
+    f.b = world_reopen(&f.w, 2, BASE_MS);
+    link_pair p;
+    lp_open(&p, f.b, f.c, NULL);
+    (void)lp_run(&p, 0);
+    lp_expect_failed(&p, LP_RESP, SN_EAUTH, "proof of equivocation refused");
+    ck_assert_msg(strstr(lp_error(&p, LP_RESP)->msg, "do not lead") != NULL, "%s",
+                  lp_error(&p, LP_RESP)->msg);
+    lp_close(&p);
+    ck_assert_uint_eq(proofs_of(f.c).n, 0);
+    ck_assert_uint_eq(counts(f.c).quarantined, 0);
+    world_end(&f.w);
+}
+END_TEST
+
 Suite *node_equivocation_suite(void);
 Suite *node_equivocation_suite(void)
 {
@@ -353,5 +407,6 @@ Suite *node_equivocation_suite(void)
     tcase_add_loop_test(tc, test_equivocation_reaches_every_node_in_any_order, 0, 12);
     tcase_add_test(tc, test_equivocation_altered_proof_refused);
     tcase_add_test(tc, test_equivocation_forged_proofs_refused);
+    tcase_add_test(tc, test_equivocation_altered_proof_ends_the_session);
     return s;
 }
