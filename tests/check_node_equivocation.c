@@ -120,26 +120,14 @@ static elist proofs_of(node_store *st)
     return l;
 }
 
-/* Carry what `from` has for `to` by log file, as a person would. */
-static void carry(node_store *from, node_store *to, const char *name)
-{
-    sn_err err = SN_ERR_INIT;
-    char path[4096];
-    path_in(path, name);
-    crdt_vv held = held_of(to);
-    CK_OK(node_logfile_export(from, &held, path, NULL, &err));
-    crdt_vv_free(&held);
-    CK_OK(node_logfile_import(to, path, NULL, &err));
-}
-
 static void exchange(node_store *x, node_store *y, bool by_file)
 {
     if (!by_file) {
         lp_sync(x, y, NULL, NULL);
         return;
     }
-    carry(x, y, "x-to-y.log");
-    carry(y, x, "y-to-x.log");
+    (void)tca_carry(x, y, "x-to-y.log");
+    (void)tca_carry(y, x, "y-to-x.log");
 }
 
 /* Every node frozen at FORK with a proof it could check, the same state everywhere. */

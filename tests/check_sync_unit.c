@@ -514,11 +514,15 @@ static void log_fork(const olog *l, uint64_t from, olog *out)
         sync_chain_next(out->links[s], out->links[s - 1], out->body[s], out->len[s]);
 }
 
-/* A proof at 5: side 1 from `l` (commits 6..NCOMMITS under its last checkpoint), side 2 the
- * fork's checkpoint at 5 alone. */
-static void proof_make(const olog *l, const olog *fork, sn_buf *out)
+/* A log `l` and a proof that its origin signed two histories from 5 on: side 1 from `l`
+ * (commits 6..NCOMMITS under its last checkpoint), side 2 the other's checkpoint at 5 alone.
+ * The caller wipes l->keys and frees `out`. */
+static void proof_make(olog *l, sn_buf *out)
 {
     sn_err err = SN_ERR_INIT;
+    olog fork;
+    log_init(l, 1);
+    log_fork(l, 5, &fork);
     sn_buf_init(out, SYNC_PROOF_MAX);
     const uint8_t *bodies[NCOMMITS];
     size_t lens[NCOMMITS];
@@ -526,10 +530,11 @@ static void proof_make(const olog *l, const olog *fork, sn_buf *out)
         bodies[s - 6] = l->body[s];
         lens[s - 6] = l->len[s];
     }
-    sync_checkpoint a = log_checkpoint(l, NCOMMITS), b = log_checkpoint(fork, 5);
+    sync_checkpoint a = log_checkpoint(l, NCOMMITS), b = log_checkpoint(&fork, 5);
     ck_assert_int_eq(sync_proof_begin(5, out, &err), 0);
     ck_assert_int_eq(sync_proof_add_side(out, 5, l->links[5], &a, bodies, lens, &err), 0);
-    ck_assert_int_eq(sync_proof_add_side(out, 5, fork->links[5], &b, NULL, NULL, &err), 0);
+    ck_assert_int_eq(sync_proof_add_side(out, 5, fork.links[5], &b, NULL, NULL, &err), 0);
+    sync_keys_wipe(&fork.keys);
 }
 
 static int proof_check(const uint8_t *p, size_t n, const uint8_t pk[SYNC_SIGN_PK_LEN],
@@ -548,11 +553,9 @@ static int proof_check(const uint8_t *p, size_t n, const uint8_t pk[SYNC_SIGN_PK
 
 START_TEST(test_proof_round_trip_and_verify)
 {
-    olog l, f;
-    log_init(&l, 1);
-    log_fork(&l, 5, &f);
+    olog l;
     sn_buf b;
-    proof_make(&l, &f, &b);
+    proof_make(&l, &b);
     sn_err err = SN_ERR_INIT;
     sync_proof pr;
     ck_assert_int_eq(sync_proof_parse(b.data, b.len, &pr, &err), 0);
@@ -560,7 +563,7 @@ START_TEST(test_proof_round_trip_and_verify)
     ck_assert_uint_eq(pr.side[0].count, NCOMMITS - 5);
     ck_assert_uint_eq(pr.side[0].cp.seq, NCOMMITS);
     ck_assert_uint_eq(pr.side[1].count, 0);
-    ck_assert_mem_eq(pr.side[1].link, f.links[5], SYNC_LINK_LEN);
+    ck_assert_mem_eq(pr.side[1].link, pr.side[1].cp.link, SYNC_LINK_LEN);
     sync_proof_free(&pr);
     ck_assert_int_eq(proof_check(b.data, b.len, l.keys.sign_pk, &err), 0);
     /* Another key: refused, naming the side. */
@@ -577,11 +580,9 @@ END_TEST
 /* Every truncation, every flipped bit and each malformed field is refused with a message. */
 START_TEST(test_proof_parse_is_strict)
 {
-    olog l, f;
-    log_init(&l, 1);
-    log_fork(&l, 5, &f);
+    olog l;
     sn_buf b;
-    proof_make(&l, &f, &b);
+    proof_make(&l, &b);
     sn_err err = SN_ERR_INIT;
     for (size_t n = 0; n < b.len; n++) {
         sn_err_clear(&err);
