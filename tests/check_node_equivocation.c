@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "node/logfile.h"
@@ -54,8 +55,66 @@ static void forge(fork_world *f, const sync_cert *cert, size_t k, sn_buf *unit)
     sn_buf_free(&forged);
 }
 
-/* The world above, B having found the fork. */
-static void fork_setup(fork_world *f)
+typedef struct elist {
+    node_equivocation e[2];
+    size_t n;
+} elist;
+
+static int keep_e(void *ctx, const node_equivocation *e, sn_err *err)
+{
+    (void)err;
+    elist *l = ctx;
+    ck_assert(l->n < 2);
+    l->e[l->n++] = *e;
+    return 0;
+}
+
+static elist proofs_of(node_store *st)
+{
+    sn_err err = SN_ERR_INIT;
+    elist l = {.n = 0};
+    CK_OK(node_store_equivocations_each(st, keep_e, &l, &err));
+    return l;
+}
+
+/* B's import of A's units, which overlap B's history and part from it at 5: with the n-th
+ * hit of `fault` failing (0: none), n = 0, 1, ..., each pass finds the fork or fails with a
+ * message, leaking nothing and keeping the whole proof or none. */
+static void find_fork(fork_world *f, int fault)
+{
+    blist units = {0};
+    sn_err err = SN_ERR_INIT;
+    CK_OK(node_store_export_units(f->a, NULL, blist_emit, NULL, &units, NULL, &err));
+    for (int n = 0;; n++) {
+        node_unit_stats us = {0};
+        sn_err_clear(&err);
+        long live = sn_alloc_live();
+        if (fault != 0)
+            sn_fault_arm((sn_fault_kind)fault, n, 1);
+        int rc = node_store_import_units(f->b, units.v, units.n, &us, &err);
+        bool fired = fault != 0 && sn_fault_disarm();
+        ck_assert_msg(sn_alloc_live() == live, "n=%d: %ld blocks leaked", n,
+                      sn_alloc_live() - live);
+        ck_assert_msg(rc == 0 || fired, "no fault fired, yet rc %d: %s", rc, err.msg);
+        ck_assert_msg(rc == 0 || ((rc == SN_ENOMEM || rc == SN_EIO) && err.msg[0] != '\0'),
+                      "n=%d: rc %d (%s)", n, rc, err.msg);
+        /* The units' own transaction keeps the proof or nothing; a failure after it (in the
+         * units that waited) leaves it kept, and the retry finds nothing new. */
+        elist l = proofs_of(f->b);
+        ck_assert_msg(l.n == 0 || (l.n == 1 && l.e[0].seq == FORK && l.e[0].proof_len > 0),
+                      "n=%d: rc %d, %zu proofs", n, rc, l.n);
+        CK_OK(node_store_check(f->b, &err));
+        if (rc == 0) {
+            ck_assert_msg(l.n == 1 && (fault != 0 || us.equivocations == 1), "n=%d", n);
+            break;
+        }
+    }
+    CK_OK(node_store_apply_pending(f->b, NULL, &err));
+    blist_free(&units);
+}
+
+/* The world above; B has found the fork unless `find` is false. */
+static void fork_setup_at(fork_world *f, bool find)
 {
     sn_err err = SN_ERR_INIT;
     *f = (fork_world){0};
@@ -88,37 +147,11 @@ static void fork_setup(fork_world *f)
     CK_OK(node_store_apply_pending(f->b, NULL, &err));
     sn_buf_free(&unit);
 
-    /* B is sent everything A holds: A's unit overlaps B's history and parts from it at 5. */
-    blist units = {0};
-    CK_OK(node_store_export_units(f->a, NULL, blist_emit, NULL, &units, NULL, &err));
-    node_unit_stats us;
-    CK_OK(node_store_import_units(f->b, units.v, units.n, &us, &err));
-    CK_OK(node_store_apply_pending(f->b, NULL, &err));
-    ck_assert_uint_eq(us.equivocations, 1);
-    blist_free(&units);
+    if (find)
+        find_fork(f, 0);
 }
 
-typedef struct elist {
-    node_equivocation e[2];
-    size_t n;
-} elist;
-
-static int keep_e(void *ctx, const node_equivocation *e, sn_err *err)
-{
-    (void)err;
-    elist *l = ctx;
-    ck_assert(l->n < 2);
-    l->e[l->n++] = *e;
-    return 0;
-}
-
-static elist proofs_of(node_store *st)
-{
-    sn_err err = SN_ERR_INIT;
-    elist l = {.n = 0};
-    CK_OK(node_store_equivocations_each(st, keep_e, &l, &err));
-    return l;
-}
+static void fork_setup(fork_world *f) { fork_setup_at(f, true); }
 
 static void exchange(node_store *x, node_store *y, bool by_file)
 {
@@ -386,6 +419,57 @@ START_TEST(test_equivocation_altered_proof_ends_the_session)
 }
 END_TEST
 
+/* ---- faults ------------------------------------------------------------------------- */
+
+/* Finding the fork with each allocation, then each store commit, failing in turn. */
+START_TEST(test_equivocation_found_under_faults)
+{
+    static const int kinds[] = {SN_FAULT_ALLOC, SN_FP_STORE_COMMIT};
+    fork_world f;
+    fork_setup_at(&f, false);
+    find_fork(&f, kinds[_i]);
+    elist l = proofs_of(f.b);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_uint_eq(l.e[0].seq, FORK);
+    world_end(&f.w);
+}
+END_TEST
+
+/* Taking B's proof with each allocation, then each store commit, failing in turn: 0, or
+ * the fault's code with a message and C as it was, nothing leaked. */
+START_TEST(test_equivocation_proof_offered_under_faults)
+{
+    static const int kinds[] = {SN_FAULT_ALLOC, SN_FP_STORE_COMMIT};
+    sn_err err = SN_ERR_INIT;
+    fork_world f;
+    fork_setup(&f);
+    blist pl = {0};
+    proof_of_b(&f, &pl);
+    snap before = snap_take(f.c);
+    for (int n = 0;; n++) {
+        size_t eq = 0;
+        sn_err_clear(&err);
+        long live = sn_alloc_live();
+        sn_fault_arm((sn_fault_kind)kinds[_i], n, 1);
+        int rc = node_store_offer_proofs(f.c, pl.v, 1, &eq, &err);
+        bool fired = sn_fault_disarm();
+        ck_assert_msg(sn_alloc_live() == live, "n=%d: %ld blocks leaked", n,
+                      sn_alloc_live() - live);
+        if (rc == 0) {
+            ck_assert_uint_eq(eq, 1);
+            break;
+        }
+        ck_assert_msg(fired && (rc == SN_ENOMEM || rc == SN_EIO) && err.msg[0] != '\0',
+                      "n=%d: rc %d (%s)", n, rc, err.msg);
+        snap_expect(f.c, &before, "a proof refused by a fault");
+    }
+    ck_assert_uint_eq(proofs_of(f.c).e[0].seq, FORK);
+    snap_free(&before);
+    blist_free(&pl);
+    world_end(&f.w);
+}
+END_TEST
+
 Suite *node_equivocation_suite(void);
 Suite *node_equivocation_suite(void)
 {
@@ -396,5 +480,7 @@ Suite *node_equivocation_suite(void)
     tcase_add_test(tc, test_equivocation_altered_proof_refused);
     tcase_add_test(tc, test_equivocation_forged_proofs_refused);
     tcase_add_test(tc, test_equivocation_altered_proof_ends_the_session);
+    tcase_add_loop_test(tc, test_equivocation_found_under_faults, 0, 2);
+    tcase_add_loop_test(tc, test_equivocation_proof_offered_under_faults, 0, 2);
     return s;
 }
