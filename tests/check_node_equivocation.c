@@ -406,7 +406,7 @@ START_TEST(test_equivocation_altered_proof_ends_the_session)
      * (184) and its first body's length (4): a byte of commit 6. */
     tamper_kept_proof(f.w.dir[2], 16 + 184 + 184 + 4 + 2);
     f.b = world_reopen(&f.w, 2, BASE_MS);
-    link_pair p;
+    link_pair p = {0};
     lp_open(&p, f.b, f.c, NULL);
     (void)lp_run(&p, 0);
     lp_expect_failed(&p, LP_RESP, SN_EAUTH, "proof of equivocation refused");
