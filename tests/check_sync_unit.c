@@ -603,9 +603,11 @@ START_TEST(test_proof_parse_is_strict)
         int code;
         const char *needle;
     } cases[] = {
-        {4, 2, SN_EVERSION, "version 2"},     {5, 1, SN_ECORRUPT, "reserved"},
-        {15, 0, SN_ECORRUPT, "seq 0"},        {16 + 32 + 148, 0xff, SN_ECORRUPT, "before its checkpoint"},
-        {16 + 32 + 8 + 15, 9, SN_ECORRUPT, "different origins"},
+        {4, 2, SN_EVERSION, "version 2"},
+        {5, 1, SN_ECORRUPT, "reserved"},
+        {15, 0, SN_ECORRUPT, "seq 0"},
+        {16 + 32 + 148, 0xff, SN_ECORRUPT, "before its checkpoint"}, /* side 1's count */
+        {16 + 32 + 8 + 15, 9, SN_ECORRUPT, "different origins"},     /* side 1's replica */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         sn_buf c;
