@@ -3,7 +3,8 @@
  * unknown or stale), then units the peer lacks, cut from the store with a window of them
  * in flight, each acknowledged by the receiver once durably stored; certificates of the
  * origins sent, the revocation list when the peer's is older, the latest checkpoints of
- * the origins the peer named (to expose equivocation), CAUGHT_UP when all is sent. */
+ * the origins the peer named (to expose equivocation) and every proof of equivocation held
+ * (node/store_equiv.c), CAUGHT_UP when all is sent. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "node/units.h"
 #include "schema/schema.h"
 #include "sync/crl.h"
+#include "sync/proof.h"
 #include "sync/unit.h"
 #include "sync/wire.h"
 
@@ -162,6 +164,21 @@ static int on_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
     return sn_buf_append(h->b, p, n, err);
 }
 
+/* A proof of equivocation held here, after the certificates of its two checkpoints: every
+ * proof goes with the heads of every session, so a freeze reaches every node. */
+static int on_proof(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    node_link *l = ctx;
+    sync_proof pr;
+    int rc = sync_proof_parse(p, n, &pr, err);
+    for (int i = 0; i < 2 && rc == 0; i++)
+        rc = ensure_cert(l, pr.side[i].cp.origin.replica, pr.side[i].cp.cert_serial, err);
+    sync_proof_free(&pr);
+    if (rc == 0)
+        rc = link_send(l, SYNC_MSG_PROOF, p, n, err);
+    return rc;
+}
+
 static int on_unit_or_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
 {
     return on_unit(((heads_ctx *)ctx)->l, p, n, err);
@@ -187,6 +204,8 @@ int link_exchange_pump(node_link *l, sn_err *err)
         l->heads_sent = true;
         if (heads.len > 0)
             rc = link_send(l, SYNC_MSG_HEADS, heads.data, heads.len, err);
+        if (rc == 0)
+            rc = node_store_export_proofs(l->st, on_proof, l, NULL, err);
     }
     sn_buf_free(&heads);
     if (rc == 0 && !l->caught_up_out) {
@@ -381,6 +400,23 @@ static int take_heads(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     return rc;
 }
 
+static int take_proof(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    node_body b = {.p = p, .n = n};
+    size_t eq = 0;
+    int rc = node_store_offer_proofs(l->st, &b, 1, &eq, err);
+    if (rc != 0) {
+        sn_err_prefix(err, "the peer's proof of equivocation refused");
+        return rc;
+    }
+    if (eq > 0) {
+        l->changed = true;
+        sn_log_warn("sync %s %s: its proof shows an origin equivocated; frozen", l->label,
+                    l->peer_cert.name);
+    }
+    return 0;
+}
+
 static int take_bye(node_link *l, const uint8_t *p, size_t n, sn_err *err)
 {
     uint8_t reason;
@@ -415,6 +451,7 @@ int link_exchange_message(node_link *l, uint8_t type, const uint8_t *body, size_
     case SYNC_MSG_CERTS: return sync_certs_each(body, n, take_cert, l, err);
     case SYNC_MSG_CRL: return take_crl(l, body, n, err);
     case SYNC_MSG_HEADS: return take_heads(l, body, n, err);
+    case SYNC_MSG_PROOF: return take_proof(l, body, n, err);
     case SYNC_MSG_PING: return n == 0 ? 0 : sn_err_set(err, SN_EPROTO, "PING with a body");
     case SYNC_MSG_NEED_FULL: return send_hello(l, true, err);
     case SYNC_MSG_CAUGHT_UP:

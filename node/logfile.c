@@ -1,9 +1,9 @@
 /* node/logfile.c - log files carried by hand between nodes, and vector files.
  *
- * Log file, format 2 (integers big-endian):
+ * Log file, format 3 (integers big-endian):
  *   OFFSET  SIZE  MEANING
  *   0       8     magic "OUTPOSTL"
- *   8       1     format version (2); a newer one is refused with the version to install
+ *   8       1     format version (3); another is refused, saying which Outpost to use
  *   9       3     reserved, zero
  *   12      4     n = number of sections
  *   16      ..    n x { u8 kind | u32 length | bytes }, kinds in this order:
@@ -11,11 +11,12 @@
  *                   2 the sender's revocation list (sync/crl.h), at most one
  *                   3 transfer unit (sync/unit.h): commits a..b of one origin + checkpoint
  *                   4 head checkpoint: the sender's latest of an origin (equivocation check)
+ *                   5 proof of equivocation (sync/proof.h), checked before it freezes
  *   end-32  32    BLAKE2b-256 of every byte before it
  * The checksum only catches damage in transit: authenticity comes from the signed units,
  * which the store verifies (node/units.h) before decoding anything. Import is one batch:
- * certificates (each must chain to the pinned CA), the list, the units and the heads; any
- * failure rolls all of it back, so a bad file changes nothing. */
+ * certificates (each must chain to the pinned CA), the list, the units, the heads and the
+ * proofs; any failure rolls all of it back, so a bad file changes nothing. */
 #include "node/logfile.h"
 
 #include <stdio.h>
@@ -29,11 +30,12 @@
 #include "sync/bundle.h"
 
 #define LOG_MAGIC "OUTPOSTL"
-#define LOG_VERSION 2
+#define LOG_VERSION 3
+#define LOG_KINDS 6 /* section kinds + 1 */
 #define LOG_HEADER 16
 #define LOG_TRAILER 32
 
-enum { SEC_CERT = 1, SEC_CRL = 2, SEC_UNIT = 3, SEC_HEAD = 4 };
+enum { SEC_CERT = 1, SEC_CRL = 2, SEC_UNIT = 3, SEC_HEAD = 4, SEC_PROOF = 5 };
 /* Bundles carry the same records (node_carried_put_trust writes both). */
 _Static_assert((int)SEC_CERT == (int)SYNC_BREC_CERT && (int)SEC_CRL == (int)SYNC_BREC_CRL &&
                    (int)SEC_UNIT == (int)SYNC_BREC_UNIT && (int)SEC_HEAD == (int)SYNC_BREC_HEAD,
@@ -79,6 +81,11 @@ static int put_unit(void *ctx, const uint8_t *p, size_t n, sn_err *err)
 static int put_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
 {
     return put_section(ctx, SEC_HEAD, p, n, err);
+}
+
+static int put_proof(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    return put_section(ctx, SEC_PROOF, p, n, err);
 }
 
 static int put_crl(log_writer *w, node_store *st, sn_err *err)
@@ -127,6 +134,8 @@ int node_logfile_export(node_store *st, const crdt_vv *peer_held, const char *pa
     node_export_stats xs = {0};
     if (rc == 0)
         rc = node_store_export_units(st, peer_held, put_unit, put_head, &w, &xs, err);
+    if (rc == 0)
+        rc = node_store_export_proofs(st, put_proof, &w, NULL, err);
     if (rc == 0) {
         sn_store_u32be(b.data + 12, w.sections);
         uint8_t sum[LOG_TRAILER];
@@ -144,13 +153,13 @@ int node_logfile_export(node_store *st, const crdt_vv *peer_held, const char *pa
 }
 
 typedef struct log_sections {
-    node_body *of[5]; /* by kind; index 0 unused */
-    size_t n[5];
+    node_body *of[LOG_KINDS]; /* by kind; index 0 unused */
+    size_t n[LOG_KINDS];
 } log_sections;
 
 static void sections_free(log_sections *ls)
 {
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < LOG_KINDS; k++)
         sn_free(ls->of[k]);
     *ls = (log_sections){0};
 }
@@ -174,8 +183,8 @@ static int parse_logfile(const char *path, const sn_buf *b, log_sections *ls, sn
         return SN_EVERSION;
     }
     if (b->data[8] < LOG_VERSION) {
-        sn_err_set(err, SN_EVERSION, "log file '%s' has format %u, from an older Outpost whose "
-                   "commits were not signed", path, b->data[8]);
+        sn_err_set(err, SN_EVERSION, "log file '%s' has format %u, from an older Outpost (this "
+                   "build reads format %d)", path, b->data[8], LOG_VERSION);
         sn_err_hint(err, "export it again after upgrading the sending node");
         return SN_EVERSION;
     }
@@ -193,7 +202,7 @@ static int parse_logfile(const char *path, const sn_buf *b, log_sections *ls, sn
     if (count > (body_end - LOG_HEADER) / 5)
         return sn_err_set(err, SN_ECORRUPT, "log file '%s' claims %u sections; too many for "
                           "its size", path, count);
-    for (int k = 1; k < 5; k++) {
+    for (int k = 1; k < LOG_KINDS; k++) {
         ls->of[k] = sn_calloc(count == 0 ? 1 : count, sizeof *ls->of[k]);
         if (ls->of[k] == NULL) {
             sections_free(ls);
@@ -208,7 +217,7 @@ static int parse_logfile(const char *path, const sn_buf *b, log_sections *ls, sn
         const char *what = NULL;
         if (body_end - off < 5 || len > body_end - off - 5)
             what = "runs past the end";
-        else if (kind < SEC_CERT || kind > SEC_HEAD)
+        else if (kind < SEC_CERT || kind > SEC_PROOF)
             what = "is of an unknown kind";
         else if (kind < last || (kind == SEC_CRL && ls->n[SEC_CRL] > 0))
             what = "is out of order";
@@ -275,7 +284,10 @@ int node_carried_take(node_store *st, const node_carried *c, node_logfile_stats 
     size_t heads_equiv = 0;
     if (rc == 0)
         rc = node_store_offer_checkpoints(st, c->heads, c->nheads, &heads_equiv, err);
-    stats->units.equivocations += heads_equiv;
+    size_t proofs_equiv = 0;
+    if (rc == 0)
+        rc = node_store_offer_proofs(st, c->proofs, c->nproofs, &proofs_equiv, err);
+    stats->units.equivocations += heads_equiv + proofs_equiv;
     return rc;
 }
 
@@ -304,6 +316,7 @@ int node_logfile_import(node_store *st, const char *path, node_logfile_stats *st
         .crl = ls.n[SEC_CRL] > 0 ? &ls.of[SEC_CRL][0] : NULL,
         .units = ls.of[SEC_UNIT], .nunits = ls.n[SEC_UNIT],
         .heads = ls.of[SEC_HEAD], .nheads = ls.n[SEC_HEAD],
+        .proofs = ls.of[SEC_PROOF], .nproofs = ls.n[SEC_PROOF],
     };
     if (rc == 0)
         rc = node_carried_take(st, &c, stats, err);

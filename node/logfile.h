@@ -37,6 +37,8 @@ typedef struct node_carried {
     size_t nunits;
     const node_body *heads; /* head checkpoints */
     size_t nheads;
+    const node_body *proofs; /* proofs of equivocation (sync/proof.h) */
+    size_t nproofs;
 } node_carried;
 
 /* Append every certificate held and the revocation list held (when there is one) as

@@ -102,6 +102,8 @@ static const char *const migrations[NODE_STORE_LAYOUT] = {
     " sent_commits INTEGER NOT NULL DEFAULT 0, sent BLOB, acked BLOB,"
     " acked_ms INTEGER NOT NULL DEFAULT 0, recv_id BLOB,"
     " recv_ms INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+    /* 7: an equivocation proof any node can check alone (sync/proof.h), sent to peers. */
+    "ALTER TABLE equivocation ADD COLUMN proof BLOB;",
 };
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */

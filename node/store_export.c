@@ -133,9 +133,14 @@ static int checkpoint_bytes(node_store *st, uint32_t idx, uint64_t seq, bool lat
     return 0;
 }
 
-/* Emit commits first..cp.seq of origin idx as one unit under checkpoint `cpb`. */
-static int emit_unit(node_store *st, uint32_t idx, uint64_t first, const uint8_t *cpb,
-                     node_bytes_fn fn, void *ctx, sn_buf *out, sn_err *err)
+int node_checkpoint_next(node_store *st, uint32_t idx, uint64_t seq, uint8_t out[148],
+                         uint64_t *at, bool *found, sn_err *err)
+{
+    return checkpoint_bytes(st, idx, seq, false, out, at, found, err);
+}
+
+int node_unit_cut(node_store *st, uint32_t idx, uint64_t first, const uint8_t cpb[148],
+                  sn_buf *out, sn_err *err)
 {
     sync_checkpoint cp;
     int rc = sync_checkpoint_parse(cpb, SYNC_CHECKPOINT_LEN, &cp, err);
@@ -177,14 +182,20 @@ static int emit_unit(node_store *st, uint32_t idx, uint64_t first, const uint8_t
         out->len = 0;
         rc = sync_unit_encode(first, bodies, lens, count, &cp, out, err);
     }
-    if (rc == 0)
-        rc = fn(ctx, out->data, out->len, err);
     for (uint32_t k = 0; copies != NULL && k < count; k++)
         sn_free(copies[k]);
     sn_free(copies);
     sn_free(bodies);
     sn_free(lens);
     return rc;
+}
+
+/* Emit commits first..cp.seq of origin idx as one unit under checkpoint `cpb`. */
+static int emit_unit(node_store *st, uint32_t idx, uint64_t first, const uint8_t *cpb,
+                     node_bytes_fn fn, void *ctx, sn_buf *out, sn_err *err)
+{
+    int rc = node_unit_cut(st, idx, first, cpb, out, err);
+    return rc == 0 ? fn(ctx, out->data, out->len, err) : rc;
 }
 
 /* Where the unit starting at `seq` ends: the furthest checkpoint (<= held) whose range
@@ -266,34 +277,6 @@ static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t h
     return rc;
 }
 
-/* The two checkpoints of origin idx's equivocation proof, if it has one, as heads: a peer
- * that holds the seq they differ at finds the fork too, so the origin is frozen wherever it
- * travels, not only where both histories met. */
-static int proof_heads(node_store *st, uint32_t idx, node_bytes_fn head, void *ctx,
-                       node_export_stats *stats, sn_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT ours, theirs FROM equivocation WHERE origin = ?1",
-                                -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return node_store_fail(st, rc, err, "reading equivocation proofs");
-    sqlite3_bind_int64(s, 1, idx);
-    rc = sqlite3_step(s);
-    int res = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
-                                                    : node_store_fail(st, rc, err,
-                                                                      "reading equivocation proofs");
-    for (int col = 0; col < 2 && rc == SQLITE_ROW && res == 0; col++) {
-        if (sqlite3_column_bytes(s, col) != SYNC_CHECKPOINT_LEN)
-            continue;
-        uint8_t cpb[SYNC_CHECKPOINT_LEN];
-        memcpy(cpb, sqlite3_column_blob(s, col), sizeof cpb);
-        res = head(ctx, cpb, sizeof cpb, err);
-        stats->heads++;
-    }
-    sqlite3_finalize(s);
-    return res;
-}
-
 int node_store_export_units(node_store *st, const crdt_vv *peer_held, node_bytes_fn unit,
                             node_bytes_fn head, void *ctx, node_export_stats *stats,
                             sn_err *err)
@@ -331,8 +314,6 @@ int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size
             rc = head(ctx, cpb, sizeof cpb, err);
             stats->heads++;
         }
-        if (rc == 0)
-            rc = proof_heads(st, idx, head, ctx, stats, err);
     }
     sn_buf_free(&out);
     sync_keys_wipe(&sg.keys);

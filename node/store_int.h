@@ -10,7 +10,7 @@
 #include "node/store.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
-#define NODE_STORE_LAYOUT 6
+#define NODE_STORE_LAYOUT 7
 /* Commit log rows are keyed by (origin index << 40) | seq so one rowid B-tree keeps each
  * origin's commits together and in seq order. */
 #define NODE_SEQ_BITS 40
@@ -147,22 +147,35 @@ SN_NODISCARD int node_rows_touched(node_store *st, uint32_t idx, uint64_t from, 
  * caller's transaction (store_quarantine.c). */
 SN_NODISCARD int node_bounds_refresh(node_store *st, const uint32_t *idxs, size_t n,
                                      sn_err *err);
-/* Keep the first proof of equivocation of origin idx (frozen from `seq` on); *fresh says
- * it was new. `ours` may be empty (ours_len 0). */
 /* Does this store hold a proof that origin o equivocated (o frozen)? False on any error. */
 bool node_origin_is_frozen(node_store *st, const crdt_origin *o);
-SN_NODISCARD int node_equivocation_record(node_store *st, uint32_t idx, uint64_t seq,
-                                          const uint8_t *ours, size_t ours_len,
-                                          const uint8_t theirs[148], bool *fresh, sn_err *err);
 /* Store a verified checkpoint of origin idx (kept for re-cutting; idempotent). */
 struct sync_checkpoint;
+struct sync_unit;
 SN_NODISCARD int node_checkpoint_store(node_store *st, uint32_t idx,
                                        const struct sync_checkpoint *cp, sn_err *err);
-/* Record equivocation of origin idx from `seq`, `theirs` contradicting the chain held:
- * the proof pairs it with our checkpoint at or after seq; logs a warning when new. */
+/* The chain link held after commit `seq` of origin idx (32 zero bytes for seq 0);
+ * SN_ECORRUPT when the log lacks it (store_units.c). */
+SN_NODISCARD int node_log_link_at(node_store *st, uint32_t idx, uint64_t seq, uint8_t out[32],
+                                  sn_err *err);
+/* The stored checkpoint of origin idx at the smallest seq >= seq: its bytes and *at; *found
+ * false when there is none (store_export.c). */
+SN_NODISCARD int node_checkpoint_next(node_store *st, uint32_t idx, uint64_t seq,
+                                      uint8_t out[148], uint64_t *at, bool *found, sn_err *err);
+/* Encode into `out` (reset first) the unit of commits first..cp.seq of origin idx under
+ * the stored checkpoint `cpb` (store_export.c). */
+SN_NODISCARD int node_unit_cut(node_store *st, uint32_t idx, uint64_t first,
+                               const uint8_t cpb[148], sn_buf *out, sn_err *err);
+/* Equivocation of origin idx found at `seq`, where `theirs` (a checkpoint alone, at seq,
+ * when `unit` is NULL; else the checkpoint of `unit`, whose chain verified to `links`)
+ * contradicts the chain held. Makes the proof (our side from the store, theirs from the
+ * unit or checkpoint; store_equiv.c), keeps it unless one at a lower seq is held, drops
+ * waiting units from seq on and logs a warning. *fresh: the freeze is new or lowered; the
+ * caller refreshes the origin's bound. */
 SN_NODISCARD int node_equivocation_found(node_store *st, uint32_t idx, uint64_t seq,
-                                         const struct sync_checkpoint *theirs, bool *fresh,
-                                         sn_err *err);
+                                         const struct sync_checkpoint *theirs,
+                                         const struct sync_unit *unit, const uint8_t *links,
+                                         bool *fresh, sn_err *err);
 /* Apply every held, not yet applied commit, apply_batch per transaction. */
 SN_NODISCARD int node_apply_pending(node_store *st, size_t *applied, sn_err *err);
 

@@ -147,27 +147,6 @@ int node_bounds_refresh(node_store *st, const uint32_t *idxs, size_t n, sn_err *
     return rc;
 }
 
-int node_equivocation_record(node_store *st, uint32_t idx, uint64_t seq, const uint8_t *ours,
-                             size_t ours_len, const uint8_t theirs[SYNC_CHECKPOINT_LEN],
-                             bool *fresh, sn_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO equivocation(origin, seq, ours,"
-                                " theirs, found_ms) VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return node_store_fail(st, rc, err, "recording an equivocation proof");
-    sqlite3_bind_int64(s, 1, idx);
-    sqlite3_bind_int64(s, 2, (int64_t)seq);
-    sqlite3_bind_blob(s, 3, ours_len > 0 ? ours : (const uint8_t *)"", (int)ours_len,
-                      SQLITE_STATIC);
-    sqlite3_bind_blob(s, 4, theirs, SYNC_CHECKPOINT_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, (int64_t)node_now_ms(st));
-    rc = node_stmt_exec(st, s, err, "recording an equivocation proof");
-    *fresh = rc == 0 && sqlite3_changes(st->db) > 0;
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int node_store_apply_pending(node_store *st, size_t *applied, sn_err *err)
 {
     size_t n = 0;
@@ -199,8 +178,9 @@ int node_store_equivocations_each(node_store *st, node_equivocation_fn fn, void 
                                   sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT origin, seq, ours, theirs, found_ms FROM"
-                                " equivocation ORDER BY origin", -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(st->db, "SELECT origin, seq, ours, theirs, found_ms,"
+                                " coalesce(length(proof), 0) FROM equivocation ORDER BY origin",
+                                -1, &s, NULL);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading equivocation proofs");
     int res = 0;
@@ -215,7 +195,8 @@ int node_store_equivocations_each(node_store *st, node_equivocation_fn fn, void 
         }
         node_equivocation e = {.origin = *o, .seq = (uint64_t)sqlite3_column_int64(s, 1),
                                .ours_len = nours,
-                               .found_ms = (uint64_t)sqlite3_column_int64(s, 4)};
+                               .found_ms = (uint64_t)sqlite3_column_int64(s, 4),
+                               .proof_len = (size_t)sqlite3_column_int64(s, 5)};
         if (nours > 0)
             memcpy(e.ours, sqlite3_column_blob(s, 2), nours);
         memcpy(e.theirs, sqlite3_column_blob(s, 3), SYNC_CHECKPOINT_LEN);

@@ -1,9 +1,10 @@
 /* node/store_units.c - taking in signed transfer units: look up the signer's certificate,
  * hash the chain forward from the link held, check the checkpoint signature, and only then
  * decode the bodies (each must claim the unit's origin and place). A unit that verifies
- * but contradicts the chain held is equivocation: its proof is kept and the origin
- * frozen. Units whose predecessors have not arrived wait on disk, undecoded, and are taken
- * when the gap fills. Everything is verified before anything is written. */
+ * but contradicts the chain held is equivocation: the proof is made and kept, and the
+ * origin frozen (node/store_equiv.c). Units whose predecessors have not arrived wait on
+ * disk, undecoded, and are taken when the gap fills. Everything is verified before
+ * anything is written. */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +35,7 @@ typedef struct unit_run {
     uint32_t idx; /* 0: an origin new to this store */
     uint64_t store_held;
     uint64_t to;
-    bool frozen;
+    uint64_t frozen_from; /* 0: not frozen */
 } unit_run;
 
 typedef struct unit_call {
@@ -61,9 +62,7 @@ static int unit_fail(sn_err *err, size_t i, size_t n, const sync_unit *u)
     return err != NULL && err->code != 0 ? err->code : SN_EAUTH;
 }
 
-/* The link the store holds after commit `seq` of origin idx (32 zero bytes for seq 0). */
-static int store_link_at(node_store *st, uint32_t idx, uint64_t seq, uint8_t out[32],
-                         sn_err *err)
+int node_log_link_at(node_store *st, uint32_t idx, uint64_t seq, uint8_t out[32], sn_err *err)
 {
     memset(out, 0, 32);
     if (seq == 0)
@@ -99,13 +98,13 @@ static int run_of(unit_call *c, const crdt_origin *o, unit_run **out, sn_err *er
             return rc;
         r->store_held = os.held;
         sqlite3_stmt *s = NULL;
-        rc = sqlite3_prepare_v2(c->st->db, "SELECT 1 FROM equivocation WHERE origin = ?1", -1,
-                                &s, NULL);
+        rc = sqlite3_prepare_v2(c->st->db, "SELECT seq FROM equivocation WHERE origin = ?1",
+                                -1, &s, NULL);
         if (rc != SQLITE_OK)
             return node_store_fail(c->st, rc, err, "reading equivocation proofs");
         sqlite3_bind_int64(s, 1, r->idx);
         rc = sqlite3_step(s);
-        r->frozen = rc == SQLITE_ROW;
+        r->frozen_from = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
         sqlite3_finalize(s);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return node_store_fail(c->st, rc, err, "reading equivocation proofs");
@@ -122,7 +121,8 @@ static int link_at(unit_call *c, size_t upto, const unit_run *r, uint64_t seq, u
 {
     *known = true;
     if (seq <= r->store_held)
-        return r->idx == 0 ? (memset(out, 0, 32), 0) : store_link_at(c->st, r->idx, seq, out, err);
+        return r->idx == 0 ? (memset(out, 0, 32), 0)
+                           : node_log_link_at(c->st, r->idx, seq, out, err);
     for (size_t i = 0; i < upto; i++) {
         const unit_item *it = &c->items[i];
         if (it->fate == U_TAKE && it->links != NULL &&
@@ -216,7 +216,9 @@ static int verify_item(unit_call *c, size_t i, sn_err *err)
         rc = run_of(c, &u->cp.origin, &r, err);
     if (rc != 0)
         return unit_fail(err, i, c->n, u);
-    if (r->frozen) {
+    if (r->frozen_from != 0 && u->first >= r->frozen_from) {
+        /* Nothing in it may apply; one that starts before the freeze is still taken, so
+         * the commits before it reach every node (those after stay held, not applied). */
         it->fate = U_FROZEN;
         return 0;
     }
@@ -348,19 +350,6 @@ static int store_take(node_store *st, uint32_t idx, const unit_item *it, node_un
     return rc;
 }
 
-/* Every unit of origin idx kept for later: a frozen origin's are never taken. */
-static int wait_forget_origin(node_store *st, uint32_t idx, sn_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "DELETE FROM unit_wait WHERE origin = ?1", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return node_store_fail(st, rc, err, "dropping a frozen origin's waiting units");
-    sqlite3_bind_int64(s, 1, idx);
-    rc = node_stmt_exec(st, s, err, "dropping a frozen origin's waiting units");
-    sqlite3_finalize(s);
-    return rc;
-}
-
 static void unit_warn_disputed(const sync_unit *u)
 {
     char o[48];
@@ -369,50 +358,6 @@ static void unit_warn_disputed(const sync_unit *u)
            "not follow the history held here: the origin signed two histories, or a relay "
            "altered it; not taken", o, (unsigned long long)u->first,
            (unsigned long long)u->cp.seq);
-}
-
-/* Our checkpoint at the smallest seq >= seq of origin idx (for a proof), if any. */
-static int our_checkpoint(node_store *st, uint32_t idx, uint64_t seq, uint8_t out[148],
-                          size_t *n, sn_err *err)
-{
-    *n = 0;
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT bytes FROM checkpoint WHERE origin = ?1 AND"
-                                " seq >= ?2 ORDER BY seq LIMIT 1", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return node_store_fail(st, rc, err, "reading checkpoints");
-    sqlite3_bind_int64(s, 1, idx);
-    sqlite3_bind_int64(s, 2, (int64_t)seq);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 0) == SYNC_CHECKPOINT_LEN) {
-        memcpy(out, sqlite3_column_blob(s, 0), SYNC_CHECKPOINT_LEN);
-        *n = SYNC_CHECKPOINT_LEN;
-    }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return node_store_fail(st, rc, err, "reading checkpoints");
-    return 0;
-}
-
-int node_equivocation_found(node_store *st, uint32_t idx, uint64_t seq,
-                            const sync_checkpoint *theirs, bool *fresh, sn_err *err)
-{
-    uint8_t ours[SYNC_CHECKPOINT_LEN], tb[SYNC_CHECKPOINT_LEN];
-    size_t nours = 0;
-    sync_checkpoint_encode(theirs, tb);
-    int rc = our_checkpoint(st, idx, seq, ours, &nours, err);
-    if (rc == 0)
-        rc = node_equivocation_record(st, idx, seq, ours, nours, tb, fresh, err);
-    if (rc == 0 && *fresh)
-        rc = wait_forget_origin(st, idx, err); /* a frozen origin's are never taken */
-    if (rc == 0 && *fresh) {
-        char o[48];
-        origin_text(o, &theirs->origin);
-        sn_log(SN_LOG_WARN, "origin %s signed two different histories at commit %llu "
-               "(equivocation): frozen from there on; the proof is kept (outpost quarantine)",
-               o, (unsigned long long)seq);
-    }
-    return rc;
 }
 
 static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *err)
@@ -499,7 +444,9 @@ static int store_items(unit_call *c, node_unit_stats *stats, uint32_t *touched,
             break;
         case U_EQUIV: {
             bool fresh = false;
-            rc = node_equivocation_found(st, idx, it->equiv_seq, &it->u.cp, &fresh, err);
+            rc = node_equivocation_found(st, idx, it->equiv_seq, &it->u.cp,
+                                         it->links != NULL ? &it->u : NULL, it->links, &fresh,
+                                         err);
             stats->equivocations += fresh ? 1 : 0;
             break;
         }
@@ -698,12 +645,12 @@ int node_store_offer_checkpoints(node_store *st, const node_body *cps, size_t n,
         if (rc != 0 || cp.seq > os.held)
             continue; /* the sender holds more: nothing to compare yet */
         uint8_t ours[32];
-        rc = store_link_at(st, idx, cp.seq, ours, err);
+        rc = node_log_link_at(st, idx, cp.seq, ours, err);
         if (rc == 0 && memcmp(ours, cp.link, 32) == 0) {
             rc = checkpoint_put(st, idx, &cp, err);
         } else if (rc == 0) {
             bool fresh = false;
-            rc = node_equivocation_found(st, idx, cp.seq, &cp, &fresh, err);
+            rc = node_equivocation_found(st, idx, cp.seq, &cp, NULL, NULL, &fresh, err);
             *equivocations += fresh ? 1 : 0;
             if (rc == 0)
                 rc = node_bounds_refresh(st, &idx, 1, err);

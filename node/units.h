@@ -33,7 +33,7 @@ typedef struct node_unit_stats {
     size_t taken;         /* verified, with commits new here */
     size_t duplicates;    /* verified, nothing new */
     size_t deferred;      /* kept until the commits before them arrive */
-    size_t frozen;        /* of origins frozen for equivocation: not taken */
+    size_t frozen;        /* of a frozen origin, from its frozen seq on: not taken */
     size_t disputed;      /* validly signed, not following the history held: not taken */
     size_t equivocations; /* new proofs of equivocation found */
     size_t commits;       /* commits stored */
@@ -47,8 +47,10 @@ typedef struct node_unit_stats {
  * and what failed (unknown certificate, bad signature, broken chain at which commit, a
  * body claiming another origin), SN_ECORRUPT / SN_EVERSION for a malformed frame or body.
  * A validly signed unit that contradicts the chain held is equivocation: the proof is
- * kept and the origin frozen (no error). Units whose predecessors are missing wait on
- * disk and are taken when the gap fills. Nothing is applied: call
+ * kept and the origin frozen (no error). Units of a frozen origin that start at or after
+ * its frozen seq are not taken (those before are, so the commits before the fork reach
+ * every node; what they hold after it stays quarantined). Units whose predecessors are
+ * missing wait on disk and are taken when the gap fills. Nothing is applied: call
  * node_store_apply_pending after (after the batch, when in one). `stats` may be NULL. */
 SN_NODISCARD int node_store_import_units(node_store *st, const node_body *units, size_t n,
                                          node_unit_stats *stats, sn_err *err);
@@ -76,7 +78,8 @@ typedef struct node_export_stats {
  * here; this node's own replica's commits (every epoch) get checkpoints about every
  * NODE_CHECKPOINT_EVERY bytes first, signed now with its key and certificate serial (SN_ENOTFOUND with a hint
  * when the node is not enrolled). Then `head` gets each origin's latest checkpoint, so a
- * peer can detect equivocation even when it lacks nothing. `stats` may be NULL.
+ * peer can detect equivocation even when it lacks nothing (proofs of equivocation go
+ * separately: node_store_export_proofs). `stats` may be NULL.
  * A `unit` callback may return NODE_EXPORT_PAUSE to stop after that unit (a sender whose
  * window is full): the call then returns NODE_EXPORT_PAUSE without emitting heads, and
  * the caller resumes later with a vector raised by what it was given. */
@@ -101,19 +104,39 @@ typedef int (*node_quarantine_fn)(void *ctx, const node_quarantine *q, sn_err *e
 SN_NODISCARD int node_store_quarantine_each(node_store *st, node_quarantine_fn fn, void *ctx,
                                             sn_err *err);
 
-/* Proofs of equivocation: two checkpoints of one origin, both validly signed, that cannot
- * both be true. `ours` is the checkpoint of the chain this node held (its length 0 when it
- * had none at or after seq); `theirs` the contradicting one. */
+/* Proofs of equivocation (sync/proof.h): two sides, each a checkpoint of the origin and the
+ * commits that tie it to a link at one seq, that cannot both be true. `ours` is the
+ * checkpoint of the side of the chain this node held when it found the fork (side 1 of a
+ * received proof; its length 0 when this node found the fork but had no checkpoint at or
+ * after seq to prove it with: then nothing is sent); `theirs` the other side's. */
 typedef struct node_equivocation {
     crdt_origin origin;
-    uint64_t seq; /* the first seq known to differ: commits from it on are frozen */
+    uint64_t seq; /* commits from here on are frozen */
     uint8_t ours[SYNC_CHECKPOINT_LEN];
     size_t ours_len;
     uint8_t theirs[SYNC_CHECKPOINT_LEN];
     uint64_t found_ms;
+    size_t proof_len; /* bytes of the proof sent to peers (0: none) */
 } node_equivocation;
 typedef int (*node_equivocation_fn)(void *ctx, const node_equivocation *e, sn_err *err);
 SN_NODISCARD int node_store_equivocations_each(node_store *st, node_equivocation_fn fn,
                                                void *ctx, sn_err *err);
+
+/* Offer proofs of equivocation (each the exact bytes of one, sync/proof.h), as a peer or a
+ * log file sends them. Each is parsed strictly and checked (both checkpoints' signatures
+ * under the certificates held, both chains hashed) before anything is written; any that
+ * fails refuses the whole call with the store unchanged: SN_ECORRUPT / SN_EVERSION for a
+ * malformed one, SN_EAUTH naming the side and what failed (unknown certificate, bad
+ * signature, commits that do not lead to the checkpoint). A valid one freezes its origin
+ * from its seq (kept unless a proof at a lower seq is held; a lower one replaces it and
+ * lowers the freeze, un-applying what it covers). *equivocations counts freezes new or
+ * lowered. */
+SN_NODISCARD int node_store_offer_proofs(node_store *st, const node_body *proofs, size_t n,
+                                         size_t *equivocations, sn_err *err);
+
+/* Call fn with the bytes of every proof held (those this node could make or received), in
+ * origin order; *count (may be NULL) says how many. */
+SN_NODISCARD int node_store_export_proofs(node_store *st, node_bytes_fn fn, void *ctx,
+                                          size_t *count, sn_err *err);
 
 #endif

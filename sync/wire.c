@@ -17,6 +17,7 @@ const char *sync_msg_type_name(uint8_t type)
     case SYNC_MSG_HEADS: return "HEADS";
     case SYNC_MSG_CAUGHT_UP: return "CAUGHT_UP";
     case SYNC_MSG_NEED_FULL: return "NEED_FULL";
+    case SYNC_MSG_PROOF: return "PROOF";
     case SYNC_MSG_GOODBYE: return "GOODBYE";
     default: return "unknown";
     }

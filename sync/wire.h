@@ -22,7 +22,10 @@
 #define SYNC_WIRE_MAGIC "SNX1"
 #define SYNC_WIRE_MAGIC_LEN 4
 #define SYNC_WIRE_PROLOGUE "outpost/noise/v1SNX1"
-#define SYNC_WIRE_VERSION 1
+/* The session's message set, in HELLO: a peer of another version is refused at HELLO with
+ * both versions named (SN_EVERSION when it is newer). 2 added PROOF. The handshake, its
+ * magic and prologue, are the same in both. */
+#define SYNC_WIRE_VERSION 2
 
 typedef enum sync_msg_type {
     SYNC_MSG_HELLO = 0x01,     /* what the sender holds */
@@ -34,6 +37,7 @@ typedef enum sync_msg_type {
     SYNC_MSG_HEADS = 0x07,     /* latest checkpoints, to expose equivocation */
     SYNC_MSG_CAUGHT_UP = 0x08, /* everything the peer lacked has been sent; no body */
     SYNC_MSG_NEED_FULL = 0x09, /* the HELLO's base is unknown here: send the whole vector */
+    SYNC_MSG_PROOF = 0x0A,     /* one proof of equivocation (sync/proof.h), after its certs */
     SYNC_MSG_GOODBYE = 0x7F,   /* last message, sent with the stream's final tag */
 } sync_msg_type;
 

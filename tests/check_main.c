@@ -29,6 +29,7 @@
     X(node_ca_suite)                                                                       \
     X(node_units_suite)                                                                    \
     X(node_quarantine_suite)                                                               \
+    X(node_equivocation_suite)                                                             \
     X(node_users_suite)                                                                    \
     X(node_audit_suite)                                                                    \
     X(node_history_suite)                                                                  \

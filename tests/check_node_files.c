@@ -131,7 +131,7 @@ START_TEST(test_logfile_bad_file_refused)
     case 3: n = (size_t)snprintf((char *)f, sizeof f, "sign-public 00112233\nnot a log\n"); break;
     case 4:
     case 6:
-        f[8] = _i == 4 ? 3 : 1; /* the format byte, with the checksum made right again */
+        f[8] = _i == 4 ? 4 : 1; /* the format byte, with the checksum made right again */
         sn_blake2b(f + n - 32, 32, f, n - 32);
         break;
     default: break;

@@ -464,7 +464,7 @@ START_TEST(test_attack_hello_parse_refuses_malformed)
         uint8_t *e0 = m + 24, *e1 = m + 24 + SYNC_VV_ENTRY_LEN;
         switch (i) {
         case 0: n = 19; break;                         /* shorter than the fixed part */
-        case 1: m[0] = 2; want = SN_EVERSION; break;   /* a newer protocol */
+        case 1: m[0] = SYNC_WIRE_VERSION + 1; want = SN_EVERSION; break; /* newer */
         case 2: m[0] = 0; break;                       /* an unknown older one */
         case 3: m[1] = 0x80; break;                    /* unknown flags */
         case 4: sn_store_u32be(m + 20, 3); break;      /* more entries than bytes */

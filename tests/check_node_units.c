@@ -33,20 +33,6 @@ static node_unit_stats take_units(node_store *st, const blist *l)
     return s;
 }
 
-/* Carry by log file what `to` lacks from `from`. */
-static node_logfile_stats carry(node_store *from, node_store *to, const char *name)
-{
-    sn_err err = SN_ERR_INIT;
-    char path[4096];
-    path_in(path, name);
-    crdt_vv held = held_of(to);
-    CK_OK(node_logfile_export(from, &held, path, NULL, &err));
-    crdt_vv_free(&held);
-    node_logfile_stats s;
-    CK_OK(node_logfile_import(to, path, &s, &err));
-    return s;
-}
-
 static void read_file(const char *path, uint8_t **p, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -138,9 +124,9 @@ START_TEST(test_units_relay_converges_and_cannot_alter)
         (void)tca_enroll(&ca, sites[i]);
     uint8_t p[ID_LEN], q[ID_LEN], s2[ID_LEN];
     insert_patient(a, "Adams", p);
-    carry(a, r, "a-r.log");
-    carry(r, b, "r-b.log");
-    carry(r, c, "r-c.log");
+    tca_carry(a, r, "a-r.log");
+    tca_carry(r, b, "r-b.log");
+    tca_carry(r, c, "r-c.log");
     /* Concurrent edits of one review field on all three sites, and more records. */
     set_text(a, p, "family", "Adamson");
     set_text(b, p, "family", "Addams");
@@ -150,8 +136,8 @@ START_TEST(test_units_relay_converges_and_cannot_alter)
     set_text(c, s2, "given", "Cleo");
     for (int round = 0; round < 2; round++)
         for (size_t i = 0; i < 3; i++) {
-            carry(sites[i], r, "up.log");
-            carry(r, sites[i], "down.log");
+            tca_carry(sites[i], r, "up.log");
+            tca_carry(r, sites[i], "down.log");
         }
     for (size_t i = 0; i < 3; i++)
         expect_digests(r, sites[i], true, "after relaying");
@@ -179,7 +165,7 @@ START_TEST(test_units_relay_converges_and_cannot_alter)
     ck_assert_msg(strstr(err.msg, "chain") != NULL, "%s", err.msg);
     snap_expect(d, &before, "a unit altered by the relay");
     snap_free(&before);
-    carry(r, d, "honest.log");
+    tca_carry(r, d, "honest.log");
     expect_digests(r, d, true, "after an honest relay");
     node_store_close(d);
     world_end(&w);
@@ -382,7 +368,7 @@ START_TEST(test_units_expired_certificate_still_verifies)
     /* Both clocks a year on: the certificate expired long ago. */
     w.clock[0].ms += 365 * 24 * HOUR_MS;
     w.clock[1].ms += 365 * 24 * HOUR_MS;
-    node_logfile_stats s = carry(a, b, "late.log");
+    node_logfile_stats s = tca_carry(a, b, "late.log");
     ck_assert_uint_eq(s.units.commits, 1);
     expect_digests(a, b, true, "commits of an expired certificate");
     world_end(&w);

@@ -44,17 +44,15 @@
 Suite *sim_suite(void);
 
 #define SIM_SEEDS 100
-/* Seeds that once found a bug (see the commit that fixed each): always run. */
-/* Seeds that once found a bug (see the commit that fixed each), run with equivocation on:
+/* Seeds that once found a bug (see the commit that fixed each): always run.
  *   11: a site holding a forged commit refused the hub's next unit of that origin (its chain
  *       does not follow the one held) and failed the session, every session after too;
- *   14: the same between two sites. */
-static const int sim_regressions[] = {11, 14};
-
-/* Equivocation seeds run only with SN_SIM_EQUIVOCATE=1 (and in the regressions): an
- * equivocation found through a unit's overlap is kept as checkpoints at two different
- * seqs, which a third node holding the other history up to the fork cannot check, so the
- * fork does not reach it (seeds 34, 40 and 49 fail with SN_SIM_EQUIVOCATE=1; README). */
+ *   14: the same between two sites;
+ *   34, 40, 49: a fork found through a unit's overlap was kept as checkpoints at two
+ *       different seqs, which a node holding the other history only up to the fork could
+ *       not check: the freeze never reached it (no proof on the hub, on a site; digests
+ *       differing). */
+static const int sim_regressions[] = {11, 14, 34, 40, 49};
 
 static char *g_base;
 
@@ -223,15 +221,12 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Equivocation seeds: see SIM_EQUIVOCATION below. */
-static bool g_equivocate;
-
 static void run_seed(int seed)
 {
     double t0 = now_s();
     /* Keys, ids and nonces too: a seed replays byte for byte. */
     sn_random_deterministic(UINT64_C(0x5151000000000000) + (uint64_t)seed);
-    sim_world *w = sim_world_new(seed, g_base, g_equivocate);
+    sim_world *w = sim_world_new(seed, g_base);
     bool ok = true;
     while (ok && w->op < w->nops)
         ok = sim_world_step(w);
@@ -258,11 +253,7 @@ static void run_seed(int seed)
 START_TEST(test_sim_seed) { run_seed(_i); }
 END_TEST
 
-START_TEST(test_sim_regression)
-{
-    g_equivocate = true;
-    run_seed(sim_regressions[_i]);
-}
+START_TEST(test_sim_regression) { run_seed(sim_regressions[_i]); }
 END_TEST
 
 START_TEST(test_sim_report)
@@ -279,7 +270,9 @@ START_TEST(test_sim_report)
         ck_assert_msg(s->cuts_unit > 0 && s->cuts_handshake > 0 && s->files_stale > 0 &&
                           s->units_dup > 0 && s->jumps[SIM_JUMP_FAR] > 0 && s->far_commits > 0 &&
                           s->special[SIM_SPECIAL_RESTORE] > 0 &&
-                          s->special[SIM_SPECIAL_REVOKE] > 0 && s->refused_partition > 0,
+                          s->special[SIM_SPECIAL_REVOKE] > 0 &&
+                          s->special[SIM_SPECIAL_EQUIVOCATE] > 0 && s->frozen_nodes > 0 &&
+                          s->refused_partition > 0,
                       "the simulation did not exercise what it claims");
 }
 END_TEST
@@ -289,8 +282,6 @@ Suite *sim_suite(void)
     sim_stats_share();
     Suite *s = suite_create("sim_suite");
     int from = 0, to = SIM_SEEDS;
-    const char *eq = getenv("SN_SIM_EQUIVOCATE");
-    g_equivocate = eq != NULL && strcmp(eq, "1") == 0;
     const char *range = getenv("SN_SIM_SEEDS");
     bool picked = range != NULL && sscanf(range, "%d-%d", &from, &to) == 2;
     if (!picked)

@@ -1,10 +1,12 @@
 /* tests/check_sync_unit.c - the commit chain, checkpoints and transfer units: round trips,
- * re-cutting, and a hostile relay (flipped bits, dropped, swapped, truncated commits). */
+ * re-cutting, and a hostile relay (flipped bits, dropped, swapped, truncated commits); proofs
+ * of equivocation (sync/proof.h): round trip, verification, strict parsing. */
 #include <check.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/hash.h"
+#include "sync/proof.h"
 #include "sync/unit.h"
 
 #define NCOMMITS 8
@@ -499,6 +501,150 @@ START_TEST(test_unit_parse_and_encode_fault_loops)
 }
 END_TEST
 
+/* ---- proofs of equivocation (sync/proof.h) --------------------------------------------- */
+
+/* `l` signed a second history from seq `from` on (another body there, links after it). */
+static void log_fork(const olog *l, uint64_t from, olog *out)
+{
+    *out = *l;
+    out->body[from][0] ^= 0xff;
+    if (out->len[from] == 0)
+        out->len[from] = 1;
+    for (uint64_t s = from; s <= NCOMMITS; s++)
+        sync_chain_next(out->links[s], out->links[s - 1], out->body[s], out->len[s]);
+}
+
+/* A log `l` and a proof that its origin signed two histories from 5 on: side 1 from `l`
+ * (commits 6..NCOMMITS under its last checkpoint), side 2 the other's checkpoint at 5 alone.
+ * The caller wipes l->keys and frees `out`. */
+static void proof_make(olog *l, sn_buf *out)
+{
+    sn_err err = SN_ERR_INIT;
+    olog fork;
+    log_init(l, 1);
+    log_fork(l, 5, &fork);
+    sn_buf_init(out, SYNC_PROOF_MAX);
+    const uint8_t *bodies[NCOMMITS];
+    size_t lens[NCOMMITS];
+    for (int s = 6; s <= NCOMMITS; s++) {
+        bodies[s - 6] = l->body[s];
+        lens[s - 6] = l->len[s];
+    }
+    sync_checkpoint a = log_checkpoint(l, NCOMMITS), b = log_checkpoint(&fork, 5);
+    ck_assert_int_eq(sync_proof_begin(5, out, &err), 0);
+    ck_assert_int_eq(sync_proof_add_side(out, 5, l->links[5], &a, bodies, lens, &err), 0);
+    ck_assert_int_eq(sync_proof_add_side(out, 5, fork.links[5], &b, NULL, NULL, &err), 0);
+    sync_keys_wipe(&fork.keys);
+}
+
+static int proof_check(const uint8_t *p, size_t n, const uint8_t pk[SYNC_SIGN_PK_LEN],
+                       sn_err *err)
+{
+    sync_proof pr;
+    int rc = sync_proof_parse(p, n, &pr, err);
+    uint8_t pks[2][SYNC_SIGN_PK_LEN];
+    memcpy(pks[0], pk, SYNC_SIGN_PK_LEN);
+    memcpy(pks[1], pk, SYNC_SIGN_PK_LEN);
+    if (rc == 0)
+        rc = sync_proof_verify(&pr, (const uint8_t(*)[SYNC_SIGN_PK_LEN])pks, err);
+    sync_proof_free(&pr);
+    return rc;
+}
+
+START_TEST(test_proof_round_trip_and_verify)
+{
+    olog l;
+    sn_buf b;
+    proof_make(&l, &b);
+    sn_err err = SN_ERR_INIT;
+    sync_proof pr;
+    ck_assert_int_eq(sync_proof_parse(b.data, b.len, &pr, &err), 0);
+    ck_assert_uint_eq(pr.seq, 5);
+    ck_assert_uint_eq(pr.side[0].count, NCOMMITS - 5);
+    ck_assert_uint_eq(pr.side[0].cp.seq, NCOMMITS);
+    ck_assert_uint_eq(pr.side[1].count, 0);
+    ck_assert_mem_eq(pr.side[1].link, pr.side[1].cp.link, SYNC_LINK_LEN);
+    sync_proof_free(&pr);
+    ck_assert_int_eq(proof_check(b.data, b.len, l.keys.sign_pk, &err), 0);
+    /* Another key: refused, naming the side. */
+    olog other;
+    log_init(&other, 2);
+    ck_assert_int_eq(proof_check(b.data, b.len, other.keys.sign_pk, &err), SN_EAUTH);
+    ck_assert_msg(strstr(err.msg, "side 1") && strstr(err.msg, "signature"), "%s", err.msg);
+    sync_keys_wipe(&other.keys);
+    sync_keys_wipe(&l.keys);
+    sn_buf_free(&b);
+}
+END_TEST
+
+/* Every truncation, every flipped bit and each malformed field is refused with a message. */
+START_TEST(test_proof_parse_is_strict)
+{
+    olog l;
+    sn_buf b;
+    proof_make(&l, &b);
+    sn_err err = SN_ERR_INIT;
+    for (size_t n = 0; n < b.len; n++) {
+        sn_err_clear(&err);
+        int rc = proof_check(b.data, n, l.keys.sign_pk, &err);
+        ck_assert_msg(rc == SN_ECORRUPT && err.msg[0] != '\0', "cut at %zu: %d", n, rc);
+    }
+    for (size_t i = 0; i < b.len; i++) {
+        b.data[i] ^= (uint8_t)(1u << (i % 8));
+        sn_err_clear(&err);
+        int rc = proof_check(b.data, b.len, l.keys.sign_pk, &err);
+        ck_assert_msg(rc != 0 && strstr(err.msg, "proof") != NULL, "flip at %zu: %d %s", i, rc,
+                      err.msg);
+        b.data[i] ^= (uint8_t)(1u << (i % 8));
+    }
+    static const struct {
+        size_t at;
+        uint8_t v;
+        int code;
+        const char *needle;
+    } cases[] = {
+        {4, 2, SN_EVERSION, "version 2"},
+        {5, 1, SN_ECORRUPT, "reserved"},
+        {15, 0, SN_ECORRUPT, "seq 0"},
+        {16 + 32 + 148, 0xff, SN_ECORRUPT, "before its checkpoint"}, /* side 1's count */
+        {16 + 32 + 8 + 15, 9, SN_ECORRUPT, "different origins"},     /* side 1's replica */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sn_buf c;
+        sn_buf_init(&c, SYNC_PROOF_MAX);
+        ck_assert_int_eq(sn_buf_append(&c, b.data, b.len, &err), 0);
+        if (cases[k].at == 15)
+            memset(c.data + 8, 0, 8);
+        c.data[cases[k].at] = cases[k].v;
+        sn_err_clear(&err);
+        int rc = proof_check(c.data, c.len, l.keys.sign_pk, &err);
+        ck_assert_msg(rc == cases[k].code && strstr(err.msg, cases[k].needle) != NULL,
+                      "case %zu: %d %s", k, rc, err.msg);
+        sn_buf_free(&c);
+    }
+    /* A trailing byte; two sides that agree (it proves nothing). */
+    ck_assert_int_eq(sn_buf_append(&b, "", 1, &err), 0);
+    sn_err_clear(&err);
+    ck_assert_int_eq(proof_check(b.data, b.len, l.keys.sign_pk, &err), SN_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "trailing") != NULL, "%s", err.msg);
+    sn_buf same;
+    sn_buf_init(&same, SYNC_PROOF_MAX);
+    sync_checkpoint a = log_checkpoint(&l, 5);
+    ck_assert_int_eq(sync_proof_begin(5, &same, &err), 0);
+    for (int s = 0; s < 2; s++)
+        ck_assert_int_eq(sync_proof_add_side(&same, 5, l.links[5], &a, NULL, NULL, &err), 0);
+    sn_err_clear(&err);
+    ck_assert_int_eq(proof_check(same.data, same.len, l.keys.sign_pk, &err), SN_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "proves nothing") != NULL, "%s", err.msg);
+    /* A side cannot end before the proof's seq. */
+    ck_assert_int_eq(sync_proof_add_side(&same, 6, l.links[6], &a, NULL, NULL, &err),
+                     SN_EINVAL);
+    sn_buf_free(&same);
+    sync_keys_wipe(&l.keys);
+    sn_buf_free(&b);
+}
+END_TEST
+
 Suite *sync_unit_suite(void);
 Suite *sync_unit_suite(void)
 {
@@ -523,6 +669,10 @@ Suite *sync_unit_suite(void)
     tcase_add_test(tc, test_unit_truncated_or_extended_is_refused);
     tcase_add_test(tc, test_unit_wrong_prev_link_or_key_is_refused);
     tcase_add_test(tc, test_unit_huge_count_is_refused_without_allocating);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("proof");
+    tcase_add_test(tc, test_proof_round_trip_and_verify);
+    tcase_add_test(tc, test_proof_parse_is_strict);
     suite_add_tcase(s, tc);
     tc = tcase_create("faults");
     tcase_add_test(tc, test_unit_parse_and_encode_fault_loops);

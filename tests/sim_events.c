@@ -26,15 +26,13 @@
 
 static uint32_t ernd(sim_world *w, uint32_t n) { return test_rng_below(&w->erng, n); }
 
-void sim_special_plan(sim_world *w, bool equivocate)
+void sim_special_plan(sim_world *w)
 {
     uint32_t r = ernd(w, 10);
     w->special = r < 4 ? SIM_SPECIAL_NONE
                  : r < 6 ? SIM_SPECIAL_RESTORE
                  : r < 8 ? SIM_SPECIAL_REVOKE
                          : SIM_SPECIAL_EQUIVOCATE;
-    if (w->special == SIM_SPECIAL_EQUIVOCATE && !equivocate)
-        w->special = SIM_SPECIAL_NONE;
     w->target = 1 + (int)ernd(w, (uint32_t)w->nsites);
     w->special_op = w->nops / 4 + (int)ernd(w, (uint32_t)w->nops / 2);
     w->c->restorer = -1;

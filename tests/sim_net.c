@@ -160,7 +160,7 @@ bool sim_logfile(sim_world *w, int from, int to)
 /* ---- units by hand ------------------------------------------------------------------ */
 
 typedef struct exported {
-    conv_bodies units, heads;
+    conv_bodies units, heads, proofs;
 } exported;
 
 static int keep_unit(void *ctx, const uint8_t *p, size_t n, sn_err *err)
@@ -174,6 +174,13 @@ static int keep_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
 {
     (void)err;
     conv_bodies_push(&((exported *)ctx)->heads, p, n);
+    return 0;
+}
+
+static int keep_proof(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    (void)err;
+    conv_bodies_push(&((exported *)ctx)->proofs, p, n);
     return 0;
 }
 
@@ -241,6 +248,13 @@ bool sim_units(sim_world *w, int from, int to)
     if (ok && x.heads.n > 0 &&
         node_store_offer_checkpoints(dst, x.heads.v, x.heads.n, &equiv, &err) != 0)
         ok = conv_fail(w->c, "%s: offering %zu heads: %s", sim_name(w, to), x.heads.n, err.msg);
+    /* Proofs go with the heads, as in a session or a log file. */
+    if (ok && x.heads.n > 0 && node_store_export_proofs(src, keep_proof, &x, NULL, &err) != 0)
+        ok = conv_fail(w->c, "%s: exporting proofs: %s", sim_name(w, from), err.msg);
+    if (ok && x.proofs.n > 0 &&
+        node_store_offer_proofs(dst, x.proofs.v, x.proofs.n, &equiv, &err) != 0)
+        ok = conv_fail(w->c, "%s: offering %zu proofs: %s", sim_name(w, to), x.proofs.n,
+                       err.msg);
     if (ok && node_store_apply_pending(dst, NULL, &err) != 0)
         ok = conv_fail(w->c, "%s: applying: %s", sim_name(w, to), err.msg);
     node_counts nc;
@@ -252,6 +266,7 @@ bool sim_units(sim_world *w, int from, int to)
     free(v);
     conv_bodies_free(&x.units);
     conv_bodies_free(&x.heads);
+    conv_bodies_free(&x.proofs);
     sim_clock_observe(w, to);
     return ok;
 }

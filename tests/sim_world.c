@@ -123,7 +123,7 @@ static void plan_partitions(sim_world *w)
     }
 }
 
-sim_world *sim_world_new(int seed, const char *base_dir, bool equivocate)
+sim_world *sim_world_new(int seed, const char *base_dir)
 {
     sim_world *w = calloc(1, sizeof *w);
     ck_assert_ptr_nonnull(w);
@@ -148,7 +148,7 @@ sim_world *sim_world_new(int seed, const char *base_dir, bool equivocate)
         sim_clock_observe(w, i);
     }
     plan_partitions(w);
-    sim_special_plan(w, equivocate);
+    sim_special_plan(w);
     return w;
 }
 

@@ -112,9 +112,8 @@ typedef struct sim_world {
 } sim_world;
 
 /* The world of one seed in <base_dir>/seed<seed>: a hub and 4 to 6 sites, enrolled; the
- * number of operations (500 to 599), the partitions and the special event planned (an
- * equivocation only when `equivocate`; otherwise none in its place). */
-sim_world *sim_world_new(int seed, const char *base_dir, bool equivocate);
+ * number of operations (500 to 599), the partitions and the special event planned. */
+sim_world *sim_world_new(int seed, const char *base_dir);
 void sim_world_free(sim_world *w);
 
 /* Its next random number in [0, n). */
@@ -149,9 +148,8 @@ bool sim_units(sim_world *w, int from, int to);
 
 /* ---- the special events (tests/sim_events.c) --------------------------------------- */
 
-/* Draw the seed's special event and when it happens (equivocation only when allowed).
- * Call once at creation. */
-void sim_special_plan(sim_world *w, bool equivocate);
+/* Draw the seed's special event and when it happens. Call once at creation. */
+void sim_special_plan(sim_world *w);
 /* At the start of each operation: the backup, the restore, the revocation or the fork
  * when its time has come. */
 bool sim_special_step(sim_world *w);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "node/keyfile.h"
+#include "tests/node_fixture.h"
 #include "node/trust.h"
 #include "schema/codec.h"
 #include "sync/unit.h"
@@ -91,6 +92,22 @@ void tca_certs_copy(node_store *from, node_store *to)
     sn_err err = SN_ERR_INIT;
     ck_assert_msg(node_trust_cert_each(from, copy_cert, to, &err) == 0, "certificates: %s",
                   err.msg);
+}
+
+node_logfile_stats tca_carry(node_store *from, node_store *to, const char *name)
+{
+    sn_err err = SN_ERR_INIT;
+    char path[4096];
+    path_in(path, name);
+    crdt_vv held;
+    crdt_vv_init(&held);
+    ck_assert_msg(node_store_held(to, &held, &err) == 0, "%s", err.msg);
+    node_logfile_stats s;
+    ck_assert_msg(node_logfile_export(from, &held, path, NULL, &err) == 0, "export: %s",
+                  err.msg);
+    crdt_vv_free(&held);
+    ck_assert_msg(node_logfile_import(to, path, &s, &err) == 0, "import: %s", err.msg);
+    return s;
 }
 
 void tca_unit_signed(const char *dir, const sync_cert *cert, const node_body *bodies, size_t n,

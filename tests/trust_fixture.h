@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "node/logfile.h"
 #include "node/store.h"
 #include "sync/cert.h"
 #include "sync/crl.h"
@@ -44,6 +45,10 @@ void tca_send(node_store *from, node_store *to);
 /* The same, stored but not applied: as if the apply after the import failed or the
  * process died between the two. */
 void tca_send_unapplied(node_store *from, node_store *to);
+
+/* Carry by log file what `to` lacks from `from` (both enrolled with one CA): exported to
+ * `name` in the test directory, then imported, which must succeed; its statistics. */
+node_logfile_stats tca_carry(node_store *from, node_store *to, const char *name);
 
 /* A unit of commits 1..n of an origin, bodies[0..n) in seq order, under a checkpoint at n
  * signed with the key of the store in directory `dir` as certificate `cert`: with a body
