@@ -211,6 +211,11 @@ static int on_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
     return put_carried(ctx, SYNC_BREC_HEAD, p, n, err);
 }
 
+static int on_proof(void *ctx, const uint8_t *p, size_t n, sn_err *err)
+{
+    return put_carried(ctx, SYNC_BREC_PROOF, p, n, err);
+}
+
 /* What the peer is known to hold: its acknowledgements by bundle and by live sync. */
 static int peer_known(node_store *st, const sync_cert *rcpt, crdt_vv *out, sn_err *err)
 {
@@ -318,6 +323,8 @@ int node_bundle_create(node_store *st, const sync_cert *rcpt, const char *path,
         size_t target = w.part_max / 4 < NODE_UNIT_TARGET ? w.part_max / 4 : NODE_UNIT_TARGET;
         rc = node_store_export_units_sized(st, opts->all ? NULL : &known, target, on_unit,
                                            on_head, &w, NULL, err);
+        if (rc == 0) /* and every proof of equivocation held: the freeze travels too */
+            rc = node_store_export_proofs(st, on_proof, &w, NULL, err);
     }
     if (rc == 0)
         rc = part_flush(&w, true, err);
@@ -468,6 +475,7 @@ static int take(node_store *st, const sync_bundle_header *h, const sync_cert *se
         .crl = c->n[SYNC_BREC_CRL] > 0 ? &c->of[SYNC_BREC_CRL][0] : NULL,
         .units = c->of[SYNC_BREC_UNIT], .nunits = c->n[SYNC_BREC_UNIT],
         .heads = c->of[SYNC_BREC_HEAD], .nheads = c->n[SYNC_BREC_HEAD],
+        .proofs = c->of[SYNC_BREC_PROOF], .nproofs = c->n[SYNC_BREC_PROOF],
     };
     int rc = node_store_batch_begin(st, err);
     if (rc != 0)

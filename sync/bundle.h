@@ -35,7 +35,8 @@ typedef enum sync_bundle_rec_type {
     SYNC_BREC_UNIT = 3,     /* a transfer unit (sync/unit.h) */
     SYNC_BREC_HEAD = 4,     /* the sender's latest checkpoint of an origin */
     SYNC_BREC_HELD = 5,     /* the sender's held vector (sync/wire.h): what it acknowledges */
-    SYNC_BREC_MANIFEST = 6, /* count u32 | BLAKE2b-256 of the records; ends the stream */
+    SYNC_BREC_PROOF = 6,    /* a proof of equivocation (sync/proof.h) */
+    SYNC_BREC_MANIFEST = 7, /* count u32 | BLAKE2b-256 of the records; ends the stream */
 } sync_bundle_rec_type;
 
 /* The fixed fields of a header. */

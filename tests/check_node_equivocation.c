@@ -14,6 +14,7 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "node/bundle.h"
 #include "node/logfile.h"
 #include "node/trust.h"
 #include "node/units.h"
@@ -153,14 +154,36 @@ static void fork_setup_at(fork_world *f, bool find)
 
 static void fork_setup(fork_world *f) { fork_setup_at(f, true); }
 
-static void exchange(node_store *x, node_store *y, bool by_file)
+enum carrier { BY_SESSION, BY_LOG_FILE, BY_BUNDLE, CARRIERS };
+
+/* x sends y a bundle (sealed to y's own certificate) and y imports it. */
+static void bundle_to(node_store *x, node_store *y)
 {
-    if (!by_file) {
-        lp_sync(x, y, NULL, NULL);
-        return;
+    sn_err err = SN_ERR_INIT;
+    sync_cert rcpt;
+    CK_OK(node_trust_own(y, &rcpt, &err));
+    char path[4096];
+    path_in(path, "x-to-y.snb");
+    node_bundle_made m;
+    CK_OK(node_bundle_create(x, &rcpt, path, NULL, &m, &err));
+    node_bundle_import_opts o = {0};
+    node_bundle_got g;
+    CK_OK(node_bundle_import(y, path, &o, &g, &err));
+}
+
+static void exchange(node_store *x, node_store *y, enum carrier by)
+{
+    switch (by) {
+    case BY_SESSION: lp_sync(x, y, NULL, NULL); break;
+    case BY_LOG_FILE:
+        (void)tca_carry(x, y, "x-to-y.log");
+        (void)tca_carry(y, x, "y-to-x.log");
+        break;
+    default:
+        bundle_to(x, y);
+        bundle_to(y, x);
+        break;
     }
-    (void)tca_carry(x, y, "x-to-y.log");
-    (void)tca_carry(y, x, "y-to-x.log");
 }
 
 /* Every node frozen at FORK with a proof it could check, the same state everywhere. */
@@ -187,20 +210,20 @@ static void expect_converged(fork_world *f, int order)
 }
 
 /* The three pairs in each of their six orders, twice over (the proof may need two hops),
- * by sessions (_i even) and by log files (_i odd). */
+ * by sessions, by log files and by bundles (_i % 3). */
 START_TEST(test_equivocation_reaches_every_node_in_any_order)
 {
     static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
                                      {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
-    int order = _i / 2;
-    bool by_file = _i % 2 == 1;
+    int order = _i / CARRIERS;
+    enum carrier by = (enum carrier)(_i % CARRIERS);
     fork_world f;
     fork_setup(&f);
     node_store *pairs[3][2] = {{f.a, f.b}, {f.b, f.c}, {f.c, f.a}};
     for (int round = 0; round < 2; round++)
         for (int k = 0; k < 3; k++) {
             const int *o = orders[order];
-            exchange(pairs[o[k]][0], pairs[o[k]][1], by_file);
+            exchange(pairs[o[k]][0], pairs[o[k]][1], by);
         }
     expect_converged(&f, _i);
     world_end(&f.w);
@@ -476,7 +499,8 @@ Suite *node_equivocation_suite(void)
     Suite *s = suite_create("node_equivocation_suite");
     TCase *tc = fixture_tcase(s, "equivocation");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_equivocation_reaches_every_node_in_any_order, 0, 12);
+    tcase_add_loop_test(tc, test_equivocation_reaches_every_node_in_any_order, 0,
+                        6 * CARRIERS);
     tcase_add_test(tc, test_equivocation_altered_proof_refused);
     tcase_add_test(tc, test_equivocation_forged_proofs_refused);
     tcase_add_test(tc, test_equivocation_altered_proof_ends_the_session);
