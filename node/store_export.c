@@ -65,15 +65,14 @@ static int sign_own(node_store *st, uint32_t idx, uint64_t held, signer *sg, sn_
         last = 0;
     }
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT key, hlc, length(body), link FROM"
-                           " commit_log WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (node_stmt_cached(st, "SELECT key, hlc, length(body), link FROM"
+                         " commit_log WHERE key BETWEEN ?1 AND ?2 ORDER BY key", &s) != SQLITE_OK)
         return node_store_fail(st, sqlite3_errcode(st->db), err, "reading the commit log");
     rc = signer_load(st, sg, err);
     if (rc == 0)
         rc = node_txn_begin(st, err);
     if (rc != 0) {
-        sqlite3_finalize(s);
+        node_stmt_release(st, s);
         return rc;
     }
     sqlite3_bind_int64(s, 1, NODE_LOG_KEY(idx, last + 1));
@@ -102,7 +101,7 @@ static int sign_own(node_store *st, uint32_t idx, uint64_t held, signer *sg, sn_
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading the commit log");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return node_txn_end(st, rc, err);
 }
 
@@ -115,7 +114,7 @@ static int checkpoint_bytes(node_store *st, uint32_t idx, uint64_t seq, bool lat
                                " ORDER BY seq DESC LIMIT 1"
                              : "SELECT seq, bytes FROM checkpoint WHERE origin = ?1 AND"
                                " seq >= ?2 ORDER BY seq LIMIT 1";
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    int rc = node_stmt_cached(st, sql, &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading checkpoints");
     sqlite3_bind_int64(s, 1, idx);
@@ -127,7 +126,7 @@ static int checkpoint_bytes(node_store *st, uint32_t idx, uint64_t seq, bool lat
         *seq_out = (uint64_t)sqlite3_column_int64(s, 0);
         memcpy(out, sqlite3_column_blob(s, 1), SYNC_CHECKPOINT_LEN);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading checkpoints");
     return 0;
@@ -195,13 +194,13 @@ static int unit_end(node_store *st, uint32_t idx, uint64_t seq, uint64_t held, s
 {
     *at = 0;
     sqlite3_stmt *ck = NULL, *ln = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT seq FROM checkpoint WHERE origin = ?1 AND seq"
-                                " BETWEEN ?2 AND ?3 ORDER BY seq", -1, &ck, NULL);
+    int rc = node_stmt_cached(st, "SELECT seq FROM checkpoint WHERE origin = ?1 AND seq"
+                              " BETWEEN ?2 AND ?3 ORDER BY seq", &ck);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(st->db, "SELECT key, length(body) FROM commit_log WHERE key"
-                                " BETWEEN ?1 AND ?2 ORDER BY key", -1, &ln, NULL);
+        rc = node_stmt_cached(st, "SELECT key, length(body) FROM commit_log WHERE key"
+                              " BETWEEN ?1 AND ?2 ORDER BY key", &ln);
     if (rc != SQLITE_OK) {
-        sqlite3_finalize(ck);
+        node_stmt_release(st, ck);
         return node_store_fail(st, rc, err, "reading checkpoints");
     }
     sqlite3_bind_int64(ck, 1, idx);
@@ -231,8 +230,8 @@ static int unit_end(node_store *st, uint32_t idx, uint64_t seq, uint64_t held, s
         rc = node_store_fail(st, lrc, err, "reading the commit log");
     else
         rc = 0;
-    sqlite3_finalize(ck);
-    sqlite3_finalize(ln);
+    node_stmt_release(st, ck);
+    node_stmt_release(st, ln);
     return rc;
 }
 
@@ -273,8 +272,7 @@ static int proof_heads(node_store *st, uint32_t idx, node_bytes_fn head, void *c
                        node_export_stats *stats, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT ours, theirs FROM equivocation WHERE origin = ?1",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT ours, theirs FROM equivocation WHERE origin = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading equivocation proofs");
     sqlite3_bind_int64(s, 1, idx);
@@ -290,7 +288,7 @@ static int proof_heads(node_store *st, uint32_t idx, node_bytes_fn head, void *c
         res = head(ctx, cpb, sizeof cpb, err);
         stats->heads++;
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return res;
 }
 

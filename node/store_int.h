@@ -50,6 +50,16 @@ enum node_stmt_id {
     ST_COUNT
 };
 
+/* A statement kept by the statement cache (store_stmt.c); the cache holds at most
+ * NODE_STMT_CACHE (a store runs a few dozen distinct queries), past which statements are
+ * prepared per call as before. */
+#define NODE_STMT_CACHE 128
+typedef struct node_stmt_slot {
+    sqlite3_stmt *s;
+    uint64_t key; /* XXH3-64 of its SQL text */
+    bool busy;    /* handed out and not yet released */
+} node_stmt_slot;
+
 struct node_store {
     sqlite3 *db;
     char *dir;
@@ -67,6 +77,8 @@ struct node_store {
     size_t norigins;
     size_t origins_cap;
     sqlite3_stmt *stmts[ST_COUNT];
+    node_stmt_slot cached[NODE_STMT_CACHE];
+    size_t ncached;
     node_table_stmts *tables;       /* one per schema table, index as schema_table_at */
     int batch_depth;                /* > 0 while node_store_batch_begin is open */
     bool batch_lost;                /* SQLite abandoned the batch's transaction */
@@ -84,6 +96,15 @@ int node_txn_end(node_store *st, int rc, sn_err *err);
 
 /* Reset + clear bindings, ready for reuse. */
 void node_stmt_done(sqlite3_stmt *s);
+/* The statement cache (store_stmt.c), for queries outside the fixed set: node_stmt_cached
+ * gives *out a prepared statement of `sql` that nobody else is using (prepared on first
+ * use and kept) and returns SQLite's code, as sqlite3_prepare_v2 would; *out is NULL on
+ * failure. node_stmt_release resets it and clears its bindings for the next caller (NULL
+ * is a no-op): release on every path, where one would finalise. node_stmt_cache_close
+ * finalises them all (node_store_close). */
+SN_NODISCARD int node_stmt_cached(node_store *st, const char *sql, sqlite3_stmt **out);
+void node_stmt_release(node_store *st, sqlite3_stmt *s);
+void node_stmt_cache_close(node_store *st);
 /* Step a statement that returns no rows (SQLITE_DONE expected). */
 SN_NODISCARD int node_stmt_exec(node_store *st, sqlite3_stmt *s, sn_err *err, const char *what);
 

@@ -59,8 +59,8 @@ static int cert_put(node_store *st, const sync_cert *c, sn_err *err)
     int rc = sync_cert_encode(c, &b, err);
     sqlite3_stmt *s = NULL;
     if (rc == 0) {
-        int src = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO trust_cert(replica, serial,"
-                                     " type, bytes) VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL);
+        int src = node_stmt_cached(st, "INSERT OR IGNORE INTO trust_cert(replica, serial,"
+                                   " type, bytes) VALUES (?1, ?2, ?3, ?4)", &s);
         if (src != SQLITE_OK)
             rc = node_store_fail(st, src, err, "storing a certificate");
     }
@@ -71,7 +71,7 @@ static int cert_put(node_store *st, const sync_cert *c, sn_err *err)
         sqlite3_bind_blob(s, 4, b.data, (int)b.len, SQLITE_STATIC);
         rc = node_stmt_exec(st, s, err, "storing a certificate");
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     sn_buf_free(&b);
     return rc;
 }
@@ -80,8 +80,8 @@ int node_trust_cert_get(node_store *st, const uint8_t replica[16], uint64_t seri
                         sync_cert *out, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND"
-                                " serial = ?2", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND"
+                              " serial = ?2", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading certificates");
     sqlite3_bind_blob(s, 1, replica, 16, SQLITE_STATIC);
@@ -99,7 +99,7 @@ int node_trust_cert_get(node_store *st, const uint8_t replica[16], uint64_t seri
     } else {
         res = node_store_fail(st, rc, err, "reading certificates");
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return res;
 }
 

@@ -164,8 +164,8 @@ int node_origin_intern(node_store *st, const crdt_origin *o, uint32_t *idx, sn_e
 static int self_state_reload(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT key, link FROM commit_log WHERE key BETWEEN ?1"
-                                " AND ?2 ORDER BY key DESC LIMIT 1", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT key, link FROM commit_log WHERE key BETWEEN ?1"
+                              " AND ?2 ORDER BY key DESC LIMIT 1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading this node's last commit");
     sqlite3_bind_int64(s, 1, NODE_LOG_KEY(st->self_idx, 1));
@@ -178,7 +178,7 @@ static int self_state_reload(node_store *st, sn_err *err)
         if (sqlite3_column_bytes(s, 1) == 32)
             memcpy(st->self_link, sqlite3_column_blob(s, 1), 32);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading this node's last commit");
     st->self_dirty = false;
@@ -192,8 +192,7 @@ static int self_state_reload(node_store *st, sn_err *err)
 int node_origins_reload(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT idx, replica, epoch FROM origin ORDER BY idx",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT idx, replica, epoch FROM origin ORDER BY idx", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading the origin table");
     st->norigins = 0;
@@ -202,17 +201,17 @@ int node_origins_reload(node_store *st, sn_err *err)
         crdt_origin o = {.epoch = (uint32_t)sqlite3_column_int64(s, 2)};
         uint32_t idx = (uint32_t)sqlite3_column_int64(s, 0);
         if (sqlite3_column_bytes(s, 1) != CRDT_REPLICA_LEN || idx != st->norigins + 1) {
-            sqlite3_finalize(s);
+            node_stmt_release(st, s);
             return sn_err_set(err, SN_ECORRUPT, "store '%s': origin table is damaged", st->dir);
         }
         memcpy(o.replica, sqlite3_column_blob(s, 1), CRDT_REPLICA_LEN);
         int arc = origin_cache_add(st, &o, idx, err);
         if (arc != 0) {
-            sqlite3_finalize(s);
+            node_stmt_release(st, s);
             return arc;
         }
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading the origin table");
     st->self_idx = node_origin_find(st, &st->self);

@@ -99,14 +99,13 @@ static int run_of(unit_call *c, const crdt_origin *o, unit_run **out, sn_err *er
             return rc;
         r->store_held = os.held;
         sqlite3_stmt *s = NULL;
-        rc = sqlite3_prepare_v2(c->st->db, "SELECT 1 FROM equivocation WHERE origin = ?1", -1,
-                                &s, NULL);
+        rc = node_stmt_cached(c->st, "SELECT 1 FROM equivocation WHERE origin = ?1", &s);
         if (rc != SQLITE_OK)
             return node_store_fail(c->st, rc, err, "reading equivocation proofs");
         sqlite3_bind_int64(s, 1, r->idx);
         rc = sqlite3_step(s);
         r->frozen = rc == SQLITE_ROW;
-        sqlite3_finalize(s);
+        node_stmt_release(c->st, s);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return node_store_fail(c->st, rc, err, "reading equivocation proofs");
     }
@@ -292,8 +291,8 @@ static int checkpoint_put(node_store *st, uint32_t idx, const sync_checkpoint *c
     uint8_t b[SYNC_CHECKPOINT_LEN];
     sync_checkpoint_encode(cp, b);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO checkpoint(origin, seq, serial,"
-                                " bytes) VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "INSERT OR IGNORE INTO checkpoint(origin, seq, serial,"
+                              " bytes) VALUES (?1, ?2, ?3, ?4)", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "storing a checkpoint");
     sqlite3_bind_int64(s, 1, idx);
@@ -301,7 +300,7 @@ static int checkpoint_put(node_store *st, uint32_t idx, const sync_checkpoint *c
     sqlite3_bind_int64(s, 3, (int64_t)cp->cert_serial);
     sqlite3_bind_blob(s, 4, b, sizeof b, SQLITE_TRANSIENT);
     rc = node_stmt_exec(st, s, err, "storing a checkpoint");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -321,8 +320,8 @@ static int store_take(node_store *st, uint32_t idx, const unit_item *it, node_un
                         st->dir, idx);
     sqlite3_stmt *s = NULL;
     if (rc == 0 &&
-        sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO commit_log(key, hlc, body, unknown,"
-                           " link) VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL) != SQLITE_OK)
+        node_stmt_cached(st, "INSERT OR REPLACE INTO commit_log(key, hlc, body, unknown,"
+                         " link) VALUES (?1, ?2, ?3, ?4, ?5)", &s) != SQLITE_OK)
         rc = node_store_fail(st, sqlite3_errcode(st->db), err, "storing a commit");
     const sync_unit *u = &it->u;
     for (uint64_t seq = it->take_from; rc == 0 && seq <= u->cp.seq; seq++) {
@@ -337,7 +336,7 @@ static int store_take(node_store *st, uint32_t idx, const unit_item *it, node_un
         if (it->unknown[j])
             stats->unknown++;
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc == 0) {
         os.held = u->cp.seq;
         memcpy(os.link, u->cp.link, 32);
@@ -352,12 +351,12 @@ static int store_take(node_store *st, uint32_t idx, const unit_item *it, node_un
 static int wait_forget_origin(node_store *st, uint32_t idx, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "DELETE FROM unit_wait WHERE origin = ?1", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "DELETE FROM unit_wait WHERE origin = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "dropping a frozen origin's waiting units");
     sqlite3_bind_int64(s, 1, idx);
     rc = node_stmt_exec(st, s, err, "dropping a frozen origin's waiting units");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -377,8 +376,8 @@ static int our_checkpoint(node_store *st, uint32_t idx, uint64_t seq, uint8_t ou
 {
     *n = 0;
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT bytes FROM checkpoint WHERE origin = ?1 AND"
-                                " seq >= ?2 ORDER BY seq LIMIT 1", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT bytes FROM checkpoint WHERE origin = ?1 AND"
+                              " seq >= ?2 ORDER BY seq LIMIT 1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading checkpoints");
     sqlite3_bind_int64(s, 1, idx);
@@ -388,7 +387,7 @@ static int our_checkpoint(node_store *st, uint32_t idx, uint64_t seq, uint8_t ou
         memcpy(out, sqlite3_column_blob(s, 0), SYNC_CHECKPOINT_LEN);
         *n = SYNC_CHECKPOINT_LEN;
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading checkpoints");
     return 0;
@@ -418,14 +417,14 @@ int node_equivocation_found(node_store *st, uint32_t idx, uint64_t seq,
 static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(sum(last - first + 1), 0) FROM"
-                                " unit_wait WHERE origin = ?1", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT coalesce(sum(last - first + 1), 0) FROM"
+                              " unit_wait WHERE origin = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "counting waiting units");
     sqlite3_bind_int64(s, 1, idx);
     rc = sqlite3_step(s);
     uint64_t waiting = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW)
         return node_store_fail(st, rc, err, "counting waiting units");
     if (waiting + it->u.count > st->opts.max_waiting) {
@@ -435,8 +434,8 @@ static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *e
         sn_err_hint(err, "import the earlier commits of that origin first");
         return SN_ETOOBIG;
     }
-    rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO unit_wait(origin, first, last, bytes)"
-                            " VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL);
+    rc = node_stmt_cached(st, "INSERT OR IGNORE INTO unit_wait(origin, first, last, bytes)"
+                          " VALUES (?1, ?2, ?3, ?4)", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "keeping a unit for later");
     sqlite3_bind_int64(s, 1, idx);
@@ -444,7 +443,7 @@ static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *e
     sqlite3_bind_int64(s, 3, (int64_t)it->u.cp.seq);
     sqlite3_bind_blob(s, 4, it->raw->p, (int)it->raw->n, SQLITE_STATIC);
     rc = node_stmt_exec(st, s, err, "keeping a unit for later");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -453,15 +452,15 @@ static int wait_prune(node_store *st, uint32_t idx, sn_err *err)
     node_origin_state os;
     int rc = node_origin_state_get(st, idx, &os, err);
     sqlite3_stmt *s = NULL;
-    if (rc == 0 && sqlite3_prepare_v2(st->db, "DELETE FROM unit_wait WHERE origin = ?1 AND"
-                                      " last <= ?2", -1, &s, NULL) != SQLITE_OK)
+    if (rc == 0 && node_stmt_cached(st, "DELETE FROM unit_wait WHERE origin = ?1 AND"
+                                    " last <= ?2", &s) != SQLITE_OK)
         return node_store_fail(st, sqlite3_errcode(st->db), err, "pruning waiting units");
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, idx);
         sqlite3_bind_int64(s, 2, (int64_t)os.held);
         rc = node_stmt_exec(st, s, err, "pruning waiting units");
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -565,9 +564,8 @@ static int wait_ready(node_store *st, uint32_t idx, sn_buf **bufs, node_body **b
     node_origin_state os;
     int rc = node_origin_state_get(st, idx, &os, err);
     sqlite3_stmt *s = NULL;
-    if (rc == 0 && sqlite3_prepare_v2(st->db, "SELECT bytes FROM unit_wait WHERE origin = ?1"
-                                      " AND first <= ?2 ORDER BY first, last", -1, &s,
-                                      NULL) != SQLITE_OK)
+    if (rc == 0 && node_stmt_cached(st, "SELECT bytes FROM unit_wait WHERE origin = ?1"
+                                    " AND first <= ?2 ORDER BY first, last", &s) != SQLITE_OK)
         return node_store_fail(st, sqlite3_errcode(st->db), err, "reading waiting units");
     if (rc != 0)
         return rc;
@@ -592,7 +590,7 @@ static int wait_ready(node_store *st, uint32_t idx, sn_buf **bufs, node_body **b
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading waiting units");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     for (size_t i = 0; i < *n; i++)
         (*bodies)[i] = (node_body){.p = (*bufs)[i].data, .n = (*bufs)[i].len};
     return rc;
@@ -604,14 +602,13 @@ static int wait_drop(node_store *st, uint32_t idx, const node_body *b, const sn_
 {
     sn_log(SN_LOG_WARN, "dropping a unit kept for later: %s", why->msg);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "DELETE FROM unit_wait WHERE origin = ?1 AND bytes = ?2",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "DELETE FROM unit_wait WHERE origin = ?1 AND bytes = ?2", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "dropping a waiting unit");
     sqlite3_bind_int64(s, 1, idx);
     sqlite3_bind_blob(s, 2, b->p, (int)b->n, SQLITE_STATIC);
     rc = node_stmt_exec(st, s, err, "dropping a waiting unit");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
