@@ -8,6 +8,7 @@
 #include "crdt/hlc.h"
 #include "crdt/mv.h"
 #include "node/store.h"
+#include "sync/cert.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
 #define NODE_STORE_LAYOUT 5
@@ -79,6 +80,7 @@ struct node_store {
     sqlite3_stmt *stmts[ST_COUNT];
     node_stmt_slot cached[NODE_STMT_CACHE];
     size_t ncached;
+    sync_cert_cache cert_cache;     /* certificates verified (node_trust_cert_verify) */
     node_table_stmts *tables;       /* one per schema table, index as schema_table_at */
     int batch_depth;                /* > 0 while node_store_batch_begin is open */
     bool batch_lost;                /* SQLite abandoned the batch's transaction */

@@ -171,6 +171,7 @@ int node_trust_install(node_store *st, const sync_cert *own, const sync_cert *ro
     sn_buf_init(&b, SYNC_CERT_MAX);
     uint8_t serial[8];
     sn_store_u64be(serial, own->serial);
+    sync_cert_cache_clear(&st->cert_cache);
     rc = node_txn_begin(st, err);
     if (rc == 0)
         rc = sync_cert_encode(root, &b, err);
@@ -185,11 +186,17 @@ int node_trust_install(node_store *st, const sync_cert *own, const sync_cert *ro
     return rc;
 }
 
+int node_trust_cert_verify(node_store *st, const sync_cert *c,
+                           const uint8_t issuer_pk[SYNC_SIGN_PK_LEN], uint64_t now_s, sn_err *err)
+{
+    return sync_cert_verify_cached(c, issuer_pk, now_s, &st->cert_cache, err);
+}
+
 int node_trust_cert_add(node_store *st, const sync_cert *c, sn_err *err)
 {
     sync_cert ca;
     int rc = node_trust_ca(st, &ca, err);
-    if (rc == 0 && (rc = sync_cert_verify(c, ca.sign_pk, 0, err)) != 0)
+    if (rc == 0 && (rc = node_trust_cert_verify(st, c, ca.sign_pk, 0, err)) != 0)
         sn_err_prefix(err, "certificate '%s' (serial %llu) is not from this deployment's CA",
                       c->name, (unsigned long long)c->serial);
     if (rc == 0)
@@ -235,6 +242,8 @@ int node_trust_crl_offer(node_store *st, const sync_crl *crl, bool *taken, sn_er
         if (rc == 0) /* quarantine what the list cuts off, even if applied already */
             rc = node_bounds_refresh(st, NULL, 0, err);
         rc = node_txn_end(st, rc, err);
+        /* Nothing verified before a new list is trusted from here on without checking. */
+        sync_cert_cache_clear(&st->cert_cache);
     }
     sn_buf_free(&b);
     *taken = rc == 0;
