@@ -181,6 +181,11 @@ SN_NODISCARD int node_equivocation_record(node_store *st, uint32_t idx, uint64_t
 struct sync_checkpoint;
 SN_NODISCARD int node_checkpoint_store(node_store *st, uint32_t idx,
                                        const struct sync_checkpoint *cp, sn_err *err);
+/* *held says `cp` is byte for byte (signature included) a checkpoint this store keeps:
+ * one verified before it was stored, whose signature needs no second check
+ * (store_checkpoint.c). Only a check's cost changes with it, never a decision. */
+SN_NODISCARD int node_checkpoint_is_held(node_store *st, const struct sync_checkpoint *cp,
+                                         bool *held, sn_err *err);
 /* Record equivocation of origin idx from `seq`, `theirs` contradicting the chain held:
  * the proof pairs it with our checkpoint at or after seq; logs a warning when new. */
 SN_NODISCARD int node_equivocation_found(node_store *st, uint32_t idx, uint64_t seq,

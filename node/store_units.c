@@ -227,11 +227,17 @@ static int verify_item(unit_call *c, size_t i, sn_err *err)
         it->fate = U_DEFER;
         return rc == 0 ? 0 : unit_fail(err, i, c->n, u);
     }
+    /* A unit wholly held whose checkpoint is byte for byte the one stored (a duplicate):
+     * its signature was checked when that was stored; the chain is hashed all the same. */
+    bool kept = false;
+    if (rc == 0 && u->cp.seq <= r->store_held)
+        rc = node_checkpoint_is_held(st, &u->cp, &kept, err);
     it->links = rc == 0 ? sn_malloc((size_t)u->count * 32) : NULL;
     if (rc == 0 && it->links == NULL)
         rc = sn_err_set(err, SN_ENOMEM, "out of memory verifying a unit");
     if (rc == 0)
-        rc = sync_unit_verify(u, prev, cert.sign_pk, it->links, err);
+        rc = kept ? sync_unit_verify_chain(u, prev, it->links, err)
+                  : sync_unit_verify(u, prev, cert.sign_pk, it->links, err);
     if (rc == SN_EAUTH && u->cp.seq <= r->to &&
         sync_checkpoint_verify(&u->cp, cert.sign_pk, NULL) == 0) {
         /* A validly signed checkpoint at a seq held, but the bodies do not lead to it: if
@@ -678,10 +684,13 @@ int node_store_offer_checkpoints(node_store *st, const node_body *cps, size_t n,
     for (size_t i = 0; i < n && rc == 0; i++) {
         sync_checkpoint cp;
         sync_cert cert;
+        bool kept = false; /* the one stored, verified when it was: no second check */
         rc = sync_checkpoint_parse(cps[i].p, cps[i].n, &cp, err);
         if (rc == 0)
+            rc = node_checkpoint_is_held(st, &cp, &kept, err);
+        if (rc == 0 && !kept)
             rc = node_trust_cert_get(st, cp.origin.replica, cp.cert_serial, &cert, err);
-        if (rc == 0)
+        if (rc == 0 && !kept)
             rc = sync_checkpoint_verify(&cp, cert.sign_pk, err);
         if (rc != 0) {
             sn_err_prefix(err, "checkpoint %zu of %zu", i + 1, n);
