@@ -192,10 +192,44 @@ int node_trust_cert_verify(node_store *st, const sync_cert *c,
     return sync_cert_verify_cached(c, issuer_pk, now_s, &st->cert_cache, err);
 }
 
+/* *held: the store keeps exactly these bytes for (replica, serial) already. */
+static int cert_held(node_store *st, const sync_cert *c, bool *held, sn_err *err)
+{
+    *held = false;
+    sn_buf b;
+    sn_buf_init(&b, SYNC_CERT_MAX);
+    int rc = sync_cert_encode(c, &b, err);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0) {
+        int src = node_stmt_cached(st, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND"
+                                   " serial = ?2", &s);
+        if (src != SQLITE_OK)
+            rc = node_store_fail(st, src, err, "reading certificates");
+    }
+    if (rc == 0) {
+        sqlite3_bind_blob(s, 1, c->replica, 16, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (int64_t)c->serial);
+        int src = sqlite3_step(s);
+        *held = src == SQLITE_ROW && (size_t)sqlite3_column_bytes(s, 0) == b.len &&
+                memcmp(sqlite3_column_blob(s, 0), b.data, b.len) == 0;
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = node_store_fail(st, src, err, "reading certificates");
+    }
+    node_stmt_release(st, s);
+    sn_buf_free(&b);
+    return rc;
+}
+
 int node_trust_cert_add(node_store *st, const sync_cert *c, sn_err *err)
 {
+    /* Held byte for byte: it was verified before it was stored, and storing it again
+     * would change nothing. */
+    bool held;
+    int rc = cert_held(st, c, &held, err);
+    if (rc != 0 || held)
+        return rc;
     sync_cert ca;
-    int rc = node_trust_ca(st, &ca, err);
+    rc = node_trust_ca(st, &ca, err);
     if (rc == 0 && (rc = node_trust_cert_verify(st, c, ca.sign_pk, 0, err)) != 0)
         sn_err_prefix(err, "certificate '%s' (serial %llu) is not from this deployment's CA",
                       c->name, (unsigned long long)c->serial);

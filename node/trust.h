@@ -27,7 +27,8 @@ SN_NODISCARD int node_trust_install(node_store *st, const sync_cert *own, const 
 SN_NODISCARD int node_trust_ca(node_store *st, sync_cert *out, sn_err *err);
 SN_NODISCARD int node_trust_own(node_store *st, sync_cert *out, sn_err *err);
 
-/* Remember another origin's certificate after checking it chains to the pinned CA.
+/* Remember another origin's certificate after checking it chains to the pinned CA (one
+ * held byte for byte already was checked when it was stored, and is not again).
  * Expiry is not checked: it blocks new sessions, never the commits of an unrevoked
  * certificate. Idempotent. */
 SN_NODISCARD int node_trust_cert_add(node_store *st, const sync_cert *c, sn_err *err);

@@ -71,6 +71,11 @@ START_TEST(test_trust_install_checks_chain_replica_keys_and_ca)
     sync_cert b_other = issue(&other, &rb, 7);
     CK_FAILS(node_trust_cert_add(a, &b_other, &err), SN_EAUTH);
     CK_FAILS(node_trust_cert_get(a, rb.replica, 7, &out, &err), SN_ENOTFOUND);
+    /* One held is taken again unchecked only byte for byte: the same replica and serial
+     * from another CA are still refused. */
+    CK_OK(node_trust_cert_add(a, &for_b, &err));
+    sync_cert b_again = issue(&other, &rb, 3);
+    CK_FAILS(node_trust_cert_add(a, &b_again, &err), SN_EAUTH);
     close_tracked(a);
     close_tracked(b);
 }
