@@ -319,14 +319,15 @@ static int apply_origin(node_store *st, uint32_t idx, size_t budget, size_t *don
 static int apply_owed(node_store *st, bool *owed, sn_err *err)
 {
     *owed = false;
-    for (uint32_t idx = 1; idx <= st->norigins && !*owed; idx++) {
+    bool owned = node_read_begin(st);
+    int rc = 0;
+    for (uint32_t idx = 1; idx <= st->norigins && !*owed && rc == 0; idx++) {
         node_origin_state os;
-        int rc = node_origin_state_get(st, idx, &os, err);
-        if (rc != 0)
-            return rc;
-        *owed = os.applied < (os.held < os.bound ? os.held : os.bound);
+        rc = node_origin_state_get(st, idx, &os, err);
+        *owed = rc == 0 && os.applied < (os.held < os.bound ? os.held : os.bound);
     }
-    return 0;
+    node_read_end(st, owned);
+    return rc;
 }
 
 int node_apply_pending(node_store *st, size_t *applied, sn_err *err)

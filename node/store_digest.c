@@ -160,13 +160,10 @@ int node_store_digest(node_store *st, uint8_t out[16], sn_err *err)
     if (rc != 0)
         return rc;
     /* One read transaction: the dump is of one consistent state. */
-    bool own_txn = sqlite3_get_autocommit(st->db);
-    if (own_txn && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        own_txn = false;
+    bool owned = node_read_begin(st);
     for (size_t i = 0; i < schema_table_count() && rc == 0; i++)
         rc = dump_table(st, &d, schema_table_at(i), err);
-    if (own_txn)
-        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    node_read_end(st, owned);
     if (rc == 0)
         sn_xxh128_final(d.h, out);
     sn_xxh128_free(d.h);

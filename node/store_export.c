@@ -236,13 +236,10 @@ static int unit_end(node_store *st, uint32_t idx, uint64_t seq, uint64_t held, s
 }
 
 static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t held,
-                         size_t target, signer *sg, node_bytes_fn unit, void *ctx,
-                         node_export_stats *stats, sn_buf *out, sn_err *err)
+                         size_t target, node_bytes_fn unit, void *ctx, node_export_stats *stats,
+                         sn_buf *out, sn_err *err)
 {
-    const crdt_origin *o = node_origin_of(st, idx);
     int rc = 0;
-    if (memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) == 0)
-        rc = sign_own(st, idx, held, sg, err);
     uint64_t seq = from + 1;
     while (rc == 0 && seq <= held) {
         uint8_t cpb[SYNC_CHECKPOINT_LEN];
@@ -312,13 +309,24 @@ int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size
     sn_buf out;
     sn_buf_init(&out, (size_t)1 << 30);
     int rc = 0;
+    /* Own commits get their checkpoints first (that writes); the rest only reads, in one
+     * read transaction. */
+    for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
+        node_origin_state os;
+        const crdt_origin *o = node_origin_of(st, idx);
+        rc = node_origin_state_get(st, idx, &os, err);
+        uint64_t from = peer_held != NULL ? crdt_vv_get(peer_held, o) : 0;
+        bool own = memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) == 0;
+        if (rc == 0 && from < os.held && own)
+            rc = sign_own(st, idx, os.held, &sg, err);
+    }
+    bool owned = rc == 0 && node_read_begin(st);
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
         node_origin_state os;
         rc = node_origin_state_get(st, idx, &os, err);
         uint64_t from = peer_held != NULL ? crdt_vv_get(peer_held, node_origin_of(st, idx)) : 0;
         if (rc == 0 && from < os.held)
-            rc = export_origin(st, idx, from, os.held, target, &sg, unit, ctx, stats, &out,
-                               err);
+            rc = export_origin(st, idx, from, os.held, target, unit, ctx, stats, &out, err);
     }
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0 && head != NULL; idx++) {
         uint8_t cpb[SYNC_CHECKPOINT_LEN];
@@ -332,6 +340,7 @@ int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size
         if (rc == 0)
             rc = proof_heads(st, idx, head, ctx, stats, err);
     }
+    node_read_end(st, owned);
     sn_buf_free(&out);
     sync_keys_wipe(&sg.keys);
     return rc;

@@ -96,6 +96,14 @@ int node_store_fail(node_store *st, int rc, sn_err *err, const char *fmt, ...) S
 SN_NODISCARD int node_txn_begin(node_store *st, sn_err *err);
 int node_txn_end(node_store *st, int rc, sn_err *err);
 
+/* A read transaction around a run of reads outside any transaction, so they see one
+ * state and take SQLite's locks once, not once per statement: node_read_begin returns
+ * true when it began one (false inside a transaction or batch, or when it could not: the
+ * reads then run as before); node_read_end(st, that) ends it. Only around reads: a
+ * node_txn_begin inside fails. */
+bool node_read_begin(node_store *st);
+void node_read_end(node_store *st, bool owned);
+
 /* Reset + clear bindings, ready for reuse. */
 void node_stmt_done(sqlite3_stmt *s);
 /* The statement cache (store_stmt.c), for queries outside the fixed set: node_stmt_cached

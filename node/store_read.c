@@ -17,16 +17,17 @@
 static int vector(node_store *st, bool applied, crdt_vv *out, sn_err *err)
 {
     crdt_vv_clear(out);
-    for (uint32_t idx = 1; idx <= st->norigins; idx++) {
+    bool owned = node_read_begin(st);
+    int rc = 0;
+    for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
         node_origin_state os;
-        int rc = node_origin_state_get(st, idx, &os, err);
+        rc = node_origin_state_get(st, idx, &os, err);
         uint64_t v = applied ? os.applied : os.held;
         if (rc == 0 && v > 0)
             rc = crdt_vv_raise(out, node_origin_of(st, idx), v, err);
-        if (rc != 0)
-            return rc;
     }
-    return 0;
+    node_read_end(st, owned);
+    return rc;
 }
 
 int node_store_held(node_store *st, crdt_vv *out, sn_err *err)

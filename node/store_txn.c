@@ -66,6 +66,32 @@ int node_txn_end(node_store *st, int rc, sn_err *err)
     return rc;
 }
 
+bool node_read_begin(node_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        return false;
+    /* Optional work: failing it, every read runs as its own transaction, as before. */
+    sn_fault_benign_begin();
+    sqlite3_stmt *s = NULL;
+    bool owned = node_stmt_cached(st, "BEGIN DEFERRED", &s) == SQLITE_OK &&
+                 sqlite3_step(s) == SQLITE_DONE;
+    node_stmt_release(st, s);
+    sn_fault_benign_end();
+    return owned;
+}
+
+void node_read_end(node_store *st, bool owned)
+{
+    if (!owned)
+        return;
+    /* A transaction that has only read commits without fail; should it not, it must not
+     * stay open (and if even that fails, the next write's BEGIN says so). */
+    int rc = node_stmt_exec(st, st->stmts[ST_COMMIT], NULL, "ending a read");
+    if (rc != 0)
+        rc = node_stmt_exec(st, st->stmts[ST_ROLLBACK], NULL, "ending a read");
+    (void)rc;
+}
+
 int node_store_batch_begin(node_store *st, sn_err *err)
 {
     if (st->batch_depth > 0)
