@@ -553,10 +553,12 @@ static int import_once(node_store *st, const node_body *units, size_t n, node_un
     int rc = 0;
     if (c.items == NULL || c.runs == NULL)
         rc = sn_err_set(err, SN_ENOMEM, "out of memory importing %zu units", n);
+    bool owned = rc == 0 && node_read_begin(st); /* phase one only reads */
     for (size_t i = 0; i < n && rc == 0; i++) {
         c.items[i].raw = &units[i];
         rc = verify_item(&c, i, err);
     }
+    node_read_end(st, owned);
     if (rc == 0)
         rc = store_items(&c, stats, touched, ntouched, err);
     call_free(&c);
