@@ -52,21 +52,32 @@ int node_trust_ca(node_store *st, sync_cert *out, sn_err *err)
     return rc;
 }
 
+/* The exact bytes of `c` into *b (the caller frees it, whatever the result), and the
+ * statement `sql` with ?1 = its replica and ?2 = its serial bound (release it). */
+static int cert_stmt(node_store *st, const sync_cert *c, const char *sql, const char *what,
+                     sn_buf *b, sqlite3_stmt **s, sn_err *err)
+{
+    sn_buf_init(b, SYNC_CERT_MAX);
+    int rc = sync_cert_encode(c, b, err);
+    if (rc == 0) {
+        int src = node_stmt_cached(st, sql, s);
+        if (src != SQLITE_OK)
+            rc = node_store_fail(st, src, err, "%s", what);
+    }
+    if (rc == 0) {
+        sqlite3_bind_blob(*s, 1, c->replica, 16, SQLITE_STATIC);
+        sqlite3_bind_int64(*s, 2, (int64_t)c->serial);
+    }
+    return rc;
+}
+
 static int cert_put(node_store *st, const sync_cert *c, sn_err *err)
 {
     sn_buf b;
-    sn_buf_init(&b, SYNC_CERT_MAX);
-    int rc = sync_cert_encode(c, &b, err);
     sqlite3_stmt *s = NULL;
+    int rc = cert_stmt(st, c, "INSERT OR IGNORE INTO trust_cert(replica, serial, type, bytes)"
+                       " VALUES (?1, ?2, ?3, ?4)", "storing a certificate", &b, &s, err);
     if (rc == 0) {
-        int src = node_stmt_cached(st, "INSERT OR IGNORE INTO trust_cert(replica, serial,"
-                                   " type, bytes) VALUES (?1, ?2, ?3, ?4)", &s);
-        if (src != SQLITE_OK)
-            rc = node_store_fail(st, src, err, "storing a certificate");
-    }
-    if (rc == 0) {
-        sqlite3_bind_blob(s, 1, c->replica, 16, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, (int64_t)c->serial);
         sqlite3_bind_int(s, 3, c->type);
         sqlite3_bind_blob(s, 4, b.data, (int)b.len, SQLITE_STATIC);
         rc = node_stmt_exec(st, s, err, "storing a certificate");
@@ -197,18 +208,10 @@ static int cert_held(node_store *st, const sync_cert *c, bool *held, sn_err *err
 {
     *held = false;
     sn_buf b;
-    sn_buf_init(&b, SYNC_CERT_MAX);
-    int rc = sync_cert_encode(c, &b, err);
     sqlite3_stmt *s = NULL;
+    int rc = cert_stmt(st, c, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND serial = ?2",
+                       "reading certificates", &b, &s, err);
     if (rc == 0) {
-        int src = node_stmt_cached(st, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND"
-                                   " serial = ?2", &s);
-        if (src != SQLITE_OK)
-            rc = node_store_fail(st, src, err, "reading certificates");
-    }
-    if (rc == 0) {
-        sqlite3_bind_blob(s, 1, c->replica, 16, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, (int64_t)c->serial);
         int src = sqlite3_step(s);
         *held = src == SQLITE_ROW && (size_t)sqlite3_column_bytes(s, 0) == b.len &&
                 memcmp(sqlite3_column_blob(s, 0), b.data, b.len) == 0;
