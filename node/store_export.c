@@ -312,12 +312,13 @@ int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size
     /* Own commits get their checkpoints first (that writes); the rest only reads, in one
      * read transaction. */
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
-        node_origin_state os;
         const crdt_origin *o = node_origin_of(st, idx);
+        if (memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) != 0)
+            continue;
+        node_origin_state os;
         rc = node_origin_state_get(st, idx, &os, err);
         uint64_t from = peer_held != NULL ? crdt_vv_get(peer_held, o) : 0;
-        bool own = memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) == 0;
-        if (rc == 0 && from < os.held && own)
+        if (rc == 0 && from < os.held)
             rc = sign_own(st, idx, os.held, &sg, err);
     }
     bool owned = rc == 0 && node_read_begin(st);
