@@ -234,7 +234,7 @@ static int take_peer(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     if (memcmp(kid, c->issuer_kid, SYNC_KID_LEN) != 0)
         return sn_err_set(err, SN_EAUTH, "peer certificate '%s' is not from this deployment's "
                           "CA (issued by another key)", c->name);
-    rc = sync_cert_verify(c, ca.sign_pk, now_ms / 1000u, err);
+    rc = node_trust_cert_verify(l->st, c, ca.sign_pk, now_ms / 1000u, err);
     if (rc != 0) {
         sn_err_prefix(err, "peer certificate '%s' refused", c->name);
         return SN_EAUTH;

@@ -142,6 +142,9 @@ static void sqlite_setup_once(void)
         (void)sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
     }
 #endif
+    /* No allocation statistics: nothing reads them, and keeping them takes a global mutex
+     * on every allocation. Like the above, a no-op once SQLite is initialised. */
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
 }
 
@@ -617,6 +620,7 @@ void node_store_close(node_store *st)
     node_store_batch_abort(st);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->stmts[i]);
+    node_stmt_cache_close(st);
     if (st->tables != NULL) {
         for (size_t i = 0; i < schema_table_count(); i++)
             node_table_stmts_free(&st->tables[i], schema_table_at(i)->ncols);
@@ -675,9 +679,9 @@ int node_store_schema_version_get(node_store *st, int64_t *v, sn_err *err)
 int node_store_data_version(node_store *st, uint64_t *out, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "PRAGMA data_version", &s);
     if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
         *out = (uint64_t)sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc == SQLITE_ROW ? 0 : node_store_fail(st, rc, err, "reading the data version");
 }

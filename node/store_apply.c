@@ -319,14 +319,15 @@ static int apply_origin(node_store *st, uint32_t idx, size_t budget, size_t *don
 static int apply_owed(node_store *st, bool *owed, sn_err *err)
 {
     *owed = false;
-    for (uint32_t idx = 1; idx <= st->norigins && !*owed; idx++) {
+    bool owned = node_read_begin(st);
+    int rc = 0;
+    for (uint32_t idx = 1; idx <= st->norigins && !*owed && rc == 0; idx++) {
         node_origin_state os;
-        int rc = node_origin_state_get(st, idx, &os, err);
-        if (rc != 0)
-            return rc;
-        *owed = os.applied < (os.held < os.bound ? os.held : os.bound);
+        rc = node_origin_state_get(st, idx, &os, err);
+        *owed = rc == 0 && os.applied < (os.held < os.bound ? os.held : os.bound);
     }
-    return 0;
+    node_read_end(st, owned);
+    return rc;
 }
 
 int node_apply_pending(node_store *st, size_t *applied, sn_err *err)
@@ -445,15 +446,15 @@ static int count_waiting(node_store *st, uint32_t idx, uint64_t held, uint64_t *
                          sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM commit_log WHERE key BETWEEN ?1 AND ?2",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT count(*) FROM commit_log WHERE key BETWEEN ?1 AND ?2",
+                              &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "counting waiting commits");
     sqlite3_bind_int64(s, 1, NODE_LOG_KEY(idx, held + 1));
     sqlite3_bind_int64(s, 2, NODE_LOG_KEY(idx, NODE_SEQ_MAX));
     rc = sqlite3_step(s);
     *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW)
         return node_store_fail(st, rc, err, "counting waiting commits");
     return 0;
@@ -595,7 +596,7 @@ static int clear_rows(node_store *st, const node_row_filter *f, sn_err *err)
         }
         snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE id = ?1", t->name);
         sqlite3_stmt *s;
-        rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+        rc = node_stmt_cached(st, sql, &s);
         if (rc != SQLITE_OK)
             return node_store_fail(st, rc, err, "clearing rows of %s", t->name);
         rc = 0;
@@ -605,7 +606,7 @@ static int clear_rows(node_store *st, const node_row_filter *f, sn_err *err)
             sqlite3_bind_blob(s, 1, f->rows[k].id, 16, SQLITE_STATIC);
             rc = node_stmt_exec(st, s, err, "clearing a row");
         }
-        sqlite3_finalize(s);
+        node_stmt_release(st, s);
     }
     if (rc != 0)
         return rc;
@@ -614,12 +615,11 @@ static int clear_rows(node_store *st, const node_row_filter *f, sn_err *err)
         return rc == SQLITE_OK ? 0 : node_store_fail(st, rc, err, "clearing cells");
     }
     sqlite3_stmt *a = NULL, *b = NULL;
-    rc = sqlite3_prepare_v2(st->db, "DELETE FROM cell WHERE tbl = ?1 AND row = ?2", -1, &a, NULL);
+    rc = node_stmt_cached(st, "DELETE FROM cell WHERE tbl = ?1 AND row = ?2", &a);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(st->db, "DELETE FROM conflict WHERE tbl = ?1 AND row = ?2", -1,
-                                &b, NULL);
+        rc = node_stmt_cached(st, "DELETE FROM conflict WHERE tbl = ?1 AND row = ?2", &b);
     if (rc != SQLITE_OK) {
-        sqlite3_finalize(a);
+        node_stmt_release(st, a);
         return node_store_fail(st, rc, err, "clearing cells");
     }
     rc = 0;
@@ -633,8 +633,8 @@ static int clear_rows(node_store *st, const node_row_filter *f, sn_err *err)
             rc = node_stmt_exec(st, b, err, "clearing conflicts");
         }
     }
-    sqlite3_finalize(a);
-    sqlite3_finalize(b);
+    node_stmt_release(st, a);
+    node_stmt_release(st, b);
     return rc;
 }
 

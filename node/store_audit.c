@@ -74,11 +74,10 @@ int node_audit_append_in_txn(node_store *st, const char *user, const char *os_us
                           NODE_AUDIT_DETAIL_MAX);
     sqlite3_stmt *last = NULL, *ins = NULL;
     int rc = 0;
-    int src = sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                                 -1, &last, NULL);
+    int src = node_stmt_cached(st, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &last);
     if (src == SQLITE_OK)
-        src = sqlite3_prepare_v2(st->db, "INSERT INTO audit(" EVENT_COLS ") VALUES (?1, ?2, ?3,"
-                                 " ?4, ?5, ?6, ?7, ?8, ?9)", -1, &ins, NULL);
+        src = node_stmt_cached(st, "INSERT INTO audit(" EVENT_COLS ") VALUES (?1, ?2, ?3,"
+                               " ?4, ?5, ?6, ?7, ?8, ?9)", &ins);
     if (src != SQLITE_OK)
         rc = node_store_fail(st, src, err, "writing the audit log");
     uint8_t prev[32] = {0};
@@ -115,8 +114,8 @@ int node_audit_append_in_txn(node_store *st, const char *user, const char *os_us
     }
     if (rc == 0)
         rc = node_store_meta_hlc_put(st, err);
-    sqlite3_finalize(last);
-    sqlite3_finalize(ins);
+    node_stmt_release(st, last);
+    node_stmt_release(st, ins);
     return rc;
 }
 
@@ -135,9 +134,9 @@ int node_audit_each(node_store *st, const uint8_t *patient, const char *user, no
                     void *ctx, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT " EVENT_COLS " FROM audit WHERE"
-                                " (?1 IS NULL OR patient = ?1) AND (?2 IS NULL OR user = ?2)"
-                                " ORDER BY seq", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT " EVENT_COLS " FROM audit WHERE"
+                              " (?1 IS NULL OR patient = ?1) AND (?2 IS NULL OR user = ?2)"
+                              " ORDER BY seq", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading the audit log");
     if (patient != NULL)
@@ -153,7 +152,7 @@ int node_audit_each(node_store *st, const uint8_t *patient, const char *user, no
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading the audit log");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 

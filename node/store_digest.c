@@ -105,7 +105,7 @@ static int dump_table(node_store *st, dumper *d, const schema_table *t, sn_err *
         rc = sn_buf_append(&sql, "", 1, err);
     sqlite3_stmt *s = NULL;
     if (rc == 0) {
-        int prc = sqlite3_prepare_v2(st->db, (const char *)sql.data, -1, &s, NULL);
+        int prc = node_stmt_cached(st, (const char *)sql.data, &s);
         if (prc != SQLITE_OK)
             rc = node_store_fail(st, prc, err, "reading table %s", t->name);
     }
@@ -148,7 +148,7 @@ static int dump_table(node_store *st, dumper *d, const schema_table *t, sn_err *
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading table %s", t->name);
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -160,13 +160,10 @@ int node_store_digest(node_store *st, uint8_t out[16], sn_err *err)
     if (rc != 0)
         return rc;
     /* One read transaction: the dump is of one consistent state. */
-    bool own_txn = sqlite3_get_autocommit(st->db);
-    if (own_txn && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        own_txn = false;
+    bool owned = node_read_begin(st);
     for (size_t i = 0; i < schema_table_count() && rc == 0; i++)
         rc = dump_table(st, &d, schema_table_at(i), err);
-    if (own_txn)
-        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    node_read_end(st, owned);
     if (rc == 0)
         sn_xxh128_final(d.h, out);
     sn_xxh128_free(d.h);
@@ -179,8 +176,8 @@ int node_store_digest(node_store *st, uint8_t out[16], sn_err *err)
 static int check_log(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT key, body, link FROM commit_log WHERE key BETWEEN"
-                                " ?1 AND ?2 ORDER BY key", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT key, body, link FROM commit_log WHERE key BETWEEN"
+                              " ?1 AND ?2 ORDER BY key", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "checking the commit log");
     rc = 0;
@@ -221,20 +218,19 @@ static int check_log(node_store *st, sn_err *err)
         if (rc == 0 && os.held > 0 && memcmp(link, os.link, 32) != 0)
             rc = sn_err_set(err, SN_ECORRUPT, "origin %u: stored chain head is wrong", idx);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
 static int check_cells(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL, *q = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT tbl, row, col FROM cell ORDER BY tbl, row, col",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT tbl, row, col FROM cell ORDER BY tbl, row, col", &s);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(st->db, "SELECT 1 FROM conflict WHERE tbl = ?1 AND row = ?2 AND"
-                                " col = ?3", -1, &q, NULL);
+        rc = node_stmt_cached(st, "SELECT 1 FROM conflict WHERE tbl = ?1 AND row = ?2 AND"
+                              " col = ?3", &q);
     if (rc != SQLITE_OK) {
-        sqlite3_finalize(s);
+        node_stmt_release(st, s);
         return node_store_fail(st, rc, err, "checking cells");
     }
     rc = 0;
@@ -272,21 +268,21 @@ static int check_cells(node_store *st, sn_err *err)
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "checking cells");
-    sqlite3_finalize(s);
-    sqlite3_finalize(q);
+    node_stmt_release(st, s);
+    node_stmt_release(st, q);
     return rc;
 }
 
 int node_store_check(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "PRAGMA quick_check", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "checking store integrity");
     rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         rc = node_store_fail(st, rc, err, "checking store integrity");
-        sqlite3_finalize(s);
+        node_stmt_release(st, s);
         return rc;
     }
     bool ok = strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
@@ -294,7 +290,7 @@ int node_store_check(node_store *st, sn_err *err)
         rc = sn_err_set(err, SN_ECORRUPT, "store '%s' fails SQLite's integrity check: %s",
                         st->dir, rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0)
                                                   : sqlite3_errmsg(st->db));
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (!ok)
         return rc;
     rc = check_log(st, err);

@@ -350,14 +350,14 @@ static int query_int(node_store *st, const char *sql, const void *blob, int64_t 
                      sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    int rc = node_stmt_cached(st, sql, &s);
     if (rc == SQLITE_OK && blob != NULL)
         sqlite3_bind_blob(s, 1, blob, 16, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         *v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading the epochs of store '%s'", st->dir);
     return 0;

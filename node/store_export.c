@@ -65,15 +65,14 @@ static int sign_own(node_store *st, uint32_t idx, uint64_t held, signer *sg, sn_
         last = 0;
     }
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT key, hlc, length(body), link FROM"
-                           " commit_log WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (node_stmt_cached(st, "SELECT key, hlc, length(body), link FROM"
+                         " commit_log WHERE key BETWEEN ?1 AND ?2 ORDER BY key", &s) != SQLITE_OK)
         return node_store_fail(st, sqlite3_errcode(st->db), err, "reading the commit log");
     rc = signer_load(st, sg, err);
     if (rc == 0)
         rc = node_txn_begin(st, err);
     if (rc != 0) {
-        sqlite3_finalize(s);
+        node_stmt_release(st, s);
         return rc;
     }
     sqlite3_bind_int64(s, 1, NODE_LOG_KEY(idx, last + 1));
@@ -102,7 +101,7 @@ static int sign_own(node_store *st, uint32_t idx, uint64_t held, signer *sg, sn_
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading the commit log");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return node_txn_end(st, rc, err);
 }
 
@@ -115,7 +114,7 @@ static int checkpoint_bytes(node_store *st, uint32_t idx, uint64_t seq, bool lat
                                " ORDER BY seq DESC LIMIT 1"
                              : "SELECT seq, bytes FROM checkpoint WHERE origin = ?1 AND"
                                " seq >= ?2 ORDER BY seq LIMIT 1";
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    int rc = node_stmt_cached(st, sql, &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading checkpoints");
     sqlite3_bind_int64(s, 1, idx);
@@ -127,7 +126,7 @@ static int checkpoint_bytes(node_store *st, uint32_t idx, uint64_t seq, bool lat
         *seq_out = (uint64_t)sqlite3_column_int64(s, 0);
         memcpy(out, sqlite3_column_blob(s, 1), SYNC_CHECKPOINT_LEN);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading checkpoints");
     return 0;
@@ -206,13 +205,13 @@ static int unit_end(node_store *st, uint32_t idx, uint64_t seq, uint64_t held, s
 {
     *at = 0;
     sqlite3_stmt *ck = NULL, *ln = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT seq FROM checkpoint WHERE origin = ?1 AND seq"
-                                " BETWEEN ?2 AND ?3 ORDER BY seq", -1, &ck, NULL);
+    int rc = node_stmt_cached(st, "SELECT seq FROM checkpoint WHERE origin = ?1 AND seq"
+                              " BETWEEN ?2 AND ?3 ORDER BY seq", &ck);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(st->db, "SELECT key, length(body) FROM commit_log WHERE key"
-                                " BETWEEN ?1 AND ?2 ORDER BY key", -1, &ln, NULL);
+        rc = node_stmt_cached(st, "SELECT key, length(body) FROM commit_log WHERE key"
+                              " BETWEEN ?1 AND ?2 ORDER BY key", &ln);
     if (rc != SQLITE_OK) {
-        sqlite3_finalize(ck);
+        node_stmt_release(st, ck);
         return node_store_fail(st, rc, err, "reading checkpoints");
     }
     sqlite3_bind_int64(ck, 1, idx);
@@ -242,19 +241,16 @@ static int unit_end(node_store *st, uint32_t idx, uint64_t seq, uint64_t held, s
         rc = node_store_fail(st, lrc, err, "reading the commit log");
     else
         rc = 0;
-    sqlite3_finalize(ck);
-    sqlite3_finalize(ln);
+    node_stmt_release(st, ck);
+    node_stmt_release(st, ln);
     return rc;
 }
 
 static int export_origin(node_store *st, uint32_t idx, uint64_t from, uint64_t held,
-                         size_t target, signer *sg, node_bytes_fn unit, void *ctx,
-                         node_export_stats *stats, sn_buf *out, sn_err *err)
+                         size_t target, node_bytes_fn unit, void *ctx, node_export_stats *stats,
+                         sn_buf *out, sn_err *err)
 {
-    const crdt_origin *o = node_origin_of(st, idx);
     int rc = 0;
-    if (memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) == 0)
-        rc = sign_own(st, idx, held, sg, err);
     uint64_t seq = from + 1;
     while (rc == 0 && seq <= held) {
         uint8_t cpb[SYNC_CHECKPOINT_LEN];
@@ -297,13 +293,25 @@ int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size
     sn_buf out;
     sn_buf_init(&out, (size_t)1 << 30);
     int rc = 0;
+    /* Own commits get their checkpoints first (that writes); the rest only reads, in one
+     * read transaction. */
+    for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
+        const crdt_origin *o = node_origin_of(st, idx);
+        if (memcmp(o->replica, st->self.replica, CRDT_REPLICA_LEN) != 0)
+            continue;
+        node_origin_state os;
+        rc = node_origin_state_get(st, idx, &os, err);
+        uint64_t from = peer_held != NULL ? crdt_vv_get(peer_held, o) : 0;
+        if (rc == 0 && from < os.held)
+            rc = sign_own(st, idx, os.held, &sg, err);
+    }
+    bool owned = rc == 0 && node_read_begin(st);
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
         node_origin_state os;
         rc = node_origin_state_get(st, idx, &os, err);
         uint64_t from = peer_held != NULL ? crdt_vv_get(peer_held, node_origin_of(st, idx)) : 0;
         if (rc == 0 && from < os.held)
-            rc = export_origin(st, idx, from, os.held, target, &sg, unit, ctx, stats, &out,
-                               err);
+            rc = export_origin(st, idx, from, os.held, target, unit, ctx, stats, &out, err);
     }
     for (uint32_t idx = 1; idx <= st->norigins && rc == 0 && head != NULL; idx++) {
         uint8_t cpb[SYNC_CHECKPOINT_LEN];
@@ -315,6 +323,7 @@ int node_store_export_units_sized(node_store *st, const crdt_vv *peer_held, size
             stats->heads++;
         }
     }
+    node_read_end(st, owned);
     sn_buf_free(&out);
     sync_keys_wipe(&sg.keys);
     return rc;

@@ -102,9 +102,9 @@ int node_store_log_each(node_store *st, const node_log_filter *filter, node_comm
             return rc;
     }
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT l.body FROM commit_log l JOIN origin o"
-                                " ON l.key >> 40 = o.idx WHERE (l.key & 1099511627775) <= o.held"
-                                " ORDER BY l.hlc, l.key", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT l.body FROM commit_log l JOIN origin o"
+                              " ON l.key >> 40 = o.idx WHERE (l.key & 1099511627775) <= o.held"
+                              " ORDER BY l.hlc, l.key", &s);
     if (rc != SQLITE_OK) {
         sn_free(ids);
         return node_store_fail(st, rc, err, "reading the commit log");
@@ -125,7 +125,7 @@ int node_store_log_each(node_store *st, const node_log_filter *filter, node_comm
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading the commit log");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     sn_free(ids);
     return rc;
 }
@@ -168,7 +168,7 @@ int node_store_duplicates_each(node_store *st, node_duplicate_fn fn, void *ctx, 
     int rc = 0;
     for (size_t r = 0; r < sizeof rules / sizeof rules[0] && rc == 0; r++) {
         sqlite3_stmt *s = NULL;
-        int src = sqlite3_prepare_v2(st->db, rules[r].sql, -1, &s, NULL);
+        int src = node_stmt_cached(st, rules[r].sql, &s);
         if (src != SQLITE_OK)
             return node_store_fail(st, src, err, "looking for duplicate patients");
         while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW) {
@@ -191,7 +191,7 @@ int node_store_duplicates_each(node_store *st, node_duplicate_fn fn, void *ctx, 
         }
         if (rc == 0 && src != SQLITE_DONE)
             rc = node_store_fail(st, src, err, "looking for duplicate patients");
-        sqlite3_finalize(s);
+        node_stmt_release(st, s);
     }
     return rc;
 }

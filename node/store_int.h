@@ -8,6 +8,7 @@
 #include "crdt/hlc.h"
 #include "crdt/mv.h"
 #include "node/store.h"
+#include "sync/cert.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
 #define NODE_STORE_LAYOUT 7
@@ -50,6 +51,16 @@ enum node_stmt_id {
     ST_COUNT
 };
 
+/* A statement kept by the statement cache (store_stmt.c); the cache holds at most
+ * NODE_STMT_CACHE (a store runs a few dozen distinct queries), past which statements are
+ * prepared per call as before. */
+#define NODE_STMT_CACHE 128
+typedef struct node_stmt_slot {
+    sqlite3_stmt *s;
+    uint64_t key; /* XXH3-64 of its SQL text */
+    bool busy;    /* handed out and not yet released */
+} node_stmt_slot;
+
 struct node_store {
     sqlite3 *db;
     char *dir;
@@ -67,6 +78,9 @@ struct node_store {
     size_t norigins;
     size_t origins_cap;
     sqlite3_stmt *stmts[ST_COUNT];
+    node_stmt_slot cached[NODE_STMT_CACHE];
+    size_t ncached;
+    sync_cert_cache cert_cache;     /* certificates verified (node_trust_cert_verify) */
     node_table_stmts *tables;       /* one per schema table, index as schema_table_at */
     int batch_depth;                /* > 0 while node_store_batch_begin is open */
     bool batch_lost;                /* SQLite abandoned the batch's transaction */
@@ -82,8 +96,25 @@ int node_store_fail(node_store *st, int rc, sn_err *err, const char *fmt, ...) S
 SN_NODISCARD int node_txn_begin(node_store *st, sn_err *err);
 int node_txn_end(node_store *st, int rc, sn_err *err);
 
+/* A read transaction around a run of reads outside any transaction, so they see one
+ * state and take SQLite's locks once, not once per statement: node_read_begin returns
+ * true when it began one (false inside a transaction or batch, or when it could not: the
+ * reads then run as before); node_read_end(st, that) ends it. Only around reads: a
+ * node_txn_begin inside fails. */
+bool node_read_begin(node_store *st);
+void node_read_end(node_store *st, bool owned);
+
 /* Reset + clear bindings, ready for reuse. */
 void node_stmt_done(sqlite3_stmt *s);
+/* The statement cache (store_stmt.c), for queries outside the fixed set: node_stmt_cached
+ * gives *out a prepared statement of `sql` that nobody else is using (prepared on first
+ * use and kept) and returns SQLite's code, as sqlite3_prepare_v2 would; *out is NULL on
+ * failure. node_stmt_release resets it and clears its bindings for the next caller (NULL
+ * is a no-op): release on every path, where one would finalise. node_stmt_cache_close
+ * finalises them all (node_store_close). */
+SN_NODISCARD int node_stmt_cached(node_store *st, const char *sql, sqlite3_stmt **out);
+void node_stmt_release(node_store *st, sqlite3_stmt *s);
+void node_stmt_cache_close(node_store *st);
 /* Step a statement that returns no rows (SQLITE_DONE expected). */
 SN_NODISCARD int node_stmt_exec(node_store *st, sqlite3_stmt *s, sn_err *err, const char *what);
 
@@ -154,6 +185,11 @@ struct sync_checkpoint;
 struct sync_unit;
 SN_NODISCARD int node_checkpoint_store(node_store *st, uint32_t idx,
                                        const struct sync_checkpoint *cp, sn_err *err);
+/* *held says `cp` is byte for byte (signature included) a checkpoint this store keeps:
+ * one verified before it was stored, whose signature needs no second check
+ * (store_checkpoint.c). Only a check's cost changes with it, never a decision. */
+SN_NODISCARD int node_checkpoint_is_held(node_store *st, const struct sync_checkpoint *cp,
+                                         bool *held, sn_err *err);
 /* The chain link held after commit `seq` of origin idx (32 zero bytes for seq 0);
  * SN_ECORRUPT when the log lacks it (store_units.c). */
 SN_NODISCARD int node_log_link_at(node_store *st, uint32_t idx, uint64_t seq, uint8_t out[32],

@@ -61,8 +61,7 @@ int node_peer_load(node_store *st, const uint8_t replica[CRDT_REPLICA_LEN], node
     memcpy(out->replica, replica, CRDT_REPLICA_LEN);
     *found = false;
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT " PEER_COLS " FROM peer WHERE replica = ?1", -1,
-                                &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT " PEER_COLS " FROM peer WHERE replica = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading what is known of a peer");
     sqlite3_bind_blob(s, 1, replica, CRDT_REPLICA_LEN, SQLITE_STATIC);
@@ -74,7 +73,7 @@ int node_peer_load(node_store *st, const uint8_t replica[CRDT_REPLICA_LEN], node
     } else if (rc != SQLITE_DONE) {
         res = node_store_fail(st, rc, err, "reading what is known of a peer");
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (res != 0)
         node_peer_free(out);
     return res;
@@ -92,9 +91,9 @@ static int bind_vv(sqlite3_stmt *s, int i, const crdt_vv *vv, sn_buf *b, sn_err 
 int node_peer_save(node_store *st, const node_peer *p, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO peer(" PEER_COLS ") VALUES"
-                                " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "INSERT OR REPLACE INTO peer(" PEER_COLS ") VALUES"
+                              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                              &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "recording what is known of a peer");
     sn_buf b;
@@ -123,7 +122,7 @@ int node_peer_save(node_store *st, const node_peer *p, sn_err *err)
             rc = node_store_fail(st, src, err, "recording what is known of a peer");
         rc = node_txn_end(st, rc, err);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     sn_buf_free(&b);
     return rc;
 }
@@ -139,8 +138,7 @@ void node_peer_free(node_peer *p)
 int node_peer_each(node_store *st, node_peer_fn fn, void *ctx, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT " PEER_COLS " FROM peer ORDER BY replica", -1,
-                                &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT " PEER_COLS " FROM peer ORDER BY replica", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "listing peers");
     int res = 0;
@@ -154,7 +152,7 @@ int node_peer_each(node_store *st, node_peer_fn fn, void *ctx, sn_err *err)
     }
     if (res == 0 && rc != SQLITE_DONE)
         res = node_store_fail(st, rc, err, "listing peers");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return res;
 }
 

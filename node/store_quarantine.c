@@ -19,8 +19,7 @@ static int covered_bound(node_store *st, uint32_t idx, const sync_crl *crl, uint
     const crdt_origin *o = node_origin_of(st, idx);
     *out = 0;
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT seq, serial FROM checkpoint WHERE origin = ?1",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT seq, serial FROM checkpoint WHERE origin = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading checkpoints");
     sqlite3_bind_int64(s, 1, idx);
@@ -31,7 +30,7 @@ static int covered_bound(node_store *st, uint32_t idx, const sync_crl *crl, uint
         if (w > *out)
             *out = w;
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading checkpoints");
     return 0;
@@ -42,15 +41,14 @@ static int frozen_at(node_store *st, uint32_t idx, uint64_t *out, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
     *out = 0;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT seq FROM equivocation WHERE origin = ?1", -1, &s,
-                                NULL);
+    int rc = node_stmt_cached(st, "SELECT seq FROM equivocation WHERE origin = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading equivocation proofs");
     sqlite3_bind_int64(s, 1, idx);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = (uint64_t)sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading equivocation proofs");
     return 0;
@@ -90,15 +88,14 @@ static int bound_of(node_store *st, uint32_t idx, const sync_crl *crl, uint64_t 
 static int bound_put(node_store *st, uint32_t idx, uint64_t bound, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "UPDATE origin SET bound = ?2 WHERE idx = ?1", -1, &s,
-                                NULL);
+    int rc = node_stmt_cached(st, "UPDATE origin SET bound = ?2 WHERE idx = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "recording an origin's bound");
     sqlite3_bind_int64(s, 1, idx);
     if (bound != NODE_SEQ_MAX)
         sqlite3_bind_int64(s, 2, (int64_t)bound);
     rc = node_stmt_exec(st, s, err, "recording an origin's bound");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -202,7 +199,7 @@ int node_store_equivocations_each(node_store *st, node_equivocation_fn fn, void 
         memcpy(e.theirs, sqlite3_column_blob(s, 3), SYNC_CHECKPOINT_LEN);
         res = fn(ctx, &e, err);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (res == 0 && rc != SQLITE_DONE)
         res = node_store_fail(st, rc, err, "reading equivocation proofs");
     return res;

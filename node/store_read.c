@@ -17,16 +17,17 @@
 static int vector(node_store *st, bool applied, crdt_vv *out, sn_err *err)
 {
     crdt_vv_clear(out);
-    for (uint32_t idx = 1; idx <= st->norigins; idx++) {
+    bool owned = node_read_begin(st);
+    int rc = 0;
+    for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
         node_origin_state os;
-        int rc = node_origin_state_get(st, idx, &os, err);
+        rc = node_origin_state_get(st, idx, &os, err);
         uint64_t v = applied ? os.applied : os.held;
         if (rc == 0 && v > 0)
             rc = crdt_vv_raise(out, node_origin_of(st, idx), v, err);
-        if (rc != 0)
-            return rc;
     }
-    return 0;
+    node_read_end(st, owned);
+    return rc;
 }
 
 int node_store_held(node_store *st, crdt_vv *out, sn_err *err)
@@ -42,11 +43,11 @@ int node_store_applied(node_store *st, crdt_vv *out, sn_err *err)
 static int count_sql(node_store *st, const char *sql, uint64_t *out, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    int rc = node_stmt_cached(st, sql, &s);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW)
         return node_store_fail(st, rc, err, "counting");
     return 0;
@@ -219,8 +220,8 @@ static int is_retracted(node_store *st, const uint8_t id[16], int depth, bool *o
 
 static int retraction_stmt(node_store *st, sqlite3_stmt **s, sn_err *err)
 {
-    int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM retraction WHERE target_id = ?1 AND"
-                                " _origin IS NOT NULL ORDER BY id", -1, s, NULL);
+    int rc = node_stmt_cached(st, "SELECT id FROM retraction WHERE target_id = ?1 AND"
+                              " _origin IS NOT NULL ORDER BY id", s);
     return rc == SQLITE_OK ? 0 : node_store_fail(st, rc, err, "reading retractions");
 }
 
@@ -249,7 +250,7 @@ static int is_retracted(node_store *st, const uint8_t id[16], int depth, bool *o
         }
         memcpy(ids[n++], sqlite3_column_blob(s, 0), 16);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_DONE) {
         sn_free(ids);
         if (rc == SQLITE_NOMEM)
@@ -327,8 +328,7 @@ int node_store_row_get(node_store *st, uint16_t table, const uint8_t id[SCHEMA_I
     /* Conflict flags of review columns. */
     sqlite3_stmt *q = NULL;
     if (rc == 0) {
-        int prc = sqlite3_prepare_v2(st->db, "SELECT col FROM conflict WHERE tbl = ?1 AND row = ?2",
-                                     -1, &q, NULL);
+        int prc = node_stmt_cached(st, "SELECT col FROM conflict WHERE tbl = ?1 AND row = ?2", &q);
         if (prc != SQLITE_OK)
             rc = node_store_fail(st, prc, err, "reading conflicts");
     }
@@ -344,7 +344,7 @@ int node_store_row_get(node_store *st, uint16_t table, const uint8_t id[SCHEMA_I
         if (qrc != SQLITE_DONE)
             rc = node_store_fail(st, qrc, err, "reading conflicts");
     }
-    sqlite3_finalize(q);
+    node_stmt_release(st, q);
     if (rc == 0)
         rc = is_retracted(st, id, 0, &r->retracted, err);
     if (rc != 0) {
@@ -389,7 +389,7 @@ int node_store_rows_each(node_store *st, uint16_t table, uint16_t filter_col,
     else
         snprintf(sql, sizeof sql, "SELECT id FROM \"%s\" ORDER BY id", t->name);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    int rc = node_stmt_cached(st, sql, &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "listing %s", t->name);
     if (fc != NULL)
@@ -413,7 +413,7 @@ int node_store_rows_each(node_store *st, uint16_t table, uint16_t filter_col,
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "listing %s", t->name);
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     for (size_t i = 0; i < n && rc == 0; i++) {
         node_row *r;
         rc = node_store_row_get(st, table, ids[i], &r, err);
@@ -452,8 +452,7 @@ int node_store_row_table(node_store *st, const uint8_t id[SCHEMA_ID_LEN], uint16
 int node_store_conflicts_each(node_store *st, node_conflict_fn fn, void *ctx, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT tbl, row, col FROM conflict ORDER BY tbl, row, col",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT tbl, row, col FROM conflict ORDER BY tbl, row, col", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "listing conflicts");
     rc = 0;
@@ -466,7 +465,7 @@ int node_store_conflicts_each(node_store *st, node_conflict_fn fn, void *ctx, sn
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "listing conflicts");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -486,9 +485,9 @@ int node_store_patient_component(node_store *st, const uint8_t patient[SCHEMA_ID
     size_t n = 1, cap = 1;
     memcpy(seen[0], patient, 16);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT id, patient_id, other_id FROM patient_link"
-                                " WHERE (patient_id = ?1 OR other_id = ?1) AND _origin IS NOT NULL"
-                                " ORDER BY id", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT id, patient_id, other_id FROM patient_link"
+                              " WHERE (patient_id = ?1 OR other_id = ?1) AND _origin IS NOT NULL"
+                              " ORDER BY id", &s);
     if (rc != SQLITE_OK) {
         sn_free(seen);
         return node_store_fail(st, rc, err, "reading patient links");
@@ -542,7 +541,7 @@ int node_store_patient_component(node_store *st, const uint8_t patient[SCHEMA_ID
         }
         sn_free(nb);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != 0) {
         sn_free(seen);
         return rc;

@@ -52,26 +52,37 @@ int node_trust_ca(node_store *st, sync_cert *out, sn_err *err)
     return rc;
 }
 
+/* The exact bytes of `c` into *b (the caller frees it, whatever the result), and the
+ * statement `sql` with ?1 = its replica and ?2 = its serial bound (release it). */
+static int cert_stmt(node_store *st, const sync_cert *c, const char *sql, const char *what,
+                     sn_buf *b, sqlite3_stmt **s, sn_err *err)
+{
+    sn_buf_init(b, SYNC_CERT_MAX);
+    int rc = sync_cert_encode(c, b, err);
+    if (rc == 0) {
+        int src = node_stmt_cached(st, sql, s);
+        if (src != SQLITE_OK)
+            rc = node_store_fail(st, src, err, "%s", what);
+    }
+    if (rc == 0) {
+        sqlite3_bind_blob(*s, 1, c->replica, 16, SQLITE_STATIC);
+        sqlite3_bind_int64(*s, 2, (int64_t)c->serial);
+    }
+    return rc;
+}
+
 static int cert_put(node_store *st, const sync_cert *c, sn_err *err)
 {
     sn_buf b;
-    sn_buf_init(&b, SYNC_CERT_MAX);
-    int rc = sync_cert_encode(c, &b, err);
     sqlite3_stmt *s = NULL;
+    int rc = cert_stmt(st, c, "INSERT OR IGNORE INTO trust_cert(replica, serial, type, bytes)"
+                       " VALUES (?1, ?2, ?3, ?4)", "storing a certificate", &b, &s, err);
     if (rc == 0) {
-        int src = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO trust_cert(replica, serial,"
-                                     " type, bytes) VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL);
-        if (src != SQLITE_OK)
-            rc = node_store_fail(st, src, err, "storing a certificate");
-    }
-    if (rc == 0) {
-        sqlite3_bind_blob(s, 1, c->replica, 16, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, (int64_t)c->serial);
         sqlite3_bind_int(s, 3, c->type);
         sqlite3_bind_blob(s, 4, b.data, (int)b.len, SQLITE_STATIC);
         rc = node_stmt_exec(st, s, err, "storing a certificate");
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     sn_buf_free(&b);
     return rc;
 }
@@ -80,8 +91,8 @@ int node_trust_cert_get(node_store *st, const uint8_t replica[16], uint64_t seri
                         sync_cert *out, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND"
-                                " serial = ?2", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND"
+                              " serial = ?2", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading certificates");
     sqlite3_bind_blob(s, 1, replica, 16, SQLITE_STATIC);
@@ -99,7 +110,7 @@ int node_trust_cert_get(node_store *st, const uint8_t replica[16], uint64_t seri
     } else {
         res = node_store_fail(st, rc, err, "reading certificates");
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return res;
 }
 
@@ -171,6 +182,7 @@ int node_trust_install(node_store *st, const sync_cert *own, const sync_cert *ro
     sn_buf_init(&b, SYNC_CERT_MAX);
     uint8_t serial[8];
     sn_store_u64be(serial, own->serial);
+    sync_cert_cache_clear(&st->cert_cache);
     rc = node_txn_begin(st, err);
     if (rc == 0)
         rc = sync_cert_encode(root, &b, err);
@@ -185,11 +197,43 @@ int node_trust_install(node_store *st, const sync_cert *own, const sync_cert *ro
     return rc;
 }
 
+int node_trust_cert_verify(node_store *st, const sync_cert *c,
+                           const uint8_t issuer_pk[SYNC_SIGN_PK_LEN], uint64_t now_s, sn_err *err)
+{
+    return sync_cert_verify_cached(c, issuer_pk, now_s, &st->cert_cache, err);
+}
+
+/* *held: the store keeps exactly these bytes for (replica, serial) already. */
+static int cert_held(node_store *st, const sync_cert *c, bool *held, sn_err *err)
+{
+    *held = false;
+    sn_buf b;
+    sqlite3_stmt *s = NULL;
+    int rc = cert_stmt(st, c, "SELECT bytes FROM trust_cert WHERE replica = ?1 AND serial = ?2",
+                       "reading certificates", &b, &s, err);
+    if (rc == 0) {
+        int src = sqlite3_step(s);
+        *held = src == SQLITE_ROW && (size_t)sqlite3_column_bytes(s, 0) == b.len &&
+                memcmp(sqlite3_column_blob(s, 0), b.data, b.len) == 0;
+        if (src != SQLITE_ROW && src != SQLITE_DONE)
+            rc = node_store_fail(st, src, err, "reading certificates");
+    }
+    node_stmt_release(st, s);
+    sn_buf_free(&b);
+    return rc;
+}
+
 int node_trust_cert_add(node_store *st, const sync_cert *c, sn_err *err)
 {
+    /* Held byte for byte: it was verified before it was stored, and storing it again
+     * would change nothing. */
+    bool held;
+    int rc = cert_held(st, c, &held, err);
+    if (rc != 0 || held)
+        return rc;
     sync_cert ca;
-    int rc = node_trust_ca(st, &ca, err);
-    if (rc == 0 && (rc = sync_cert_verify(c, ca.sign_pk, 0, err)) != 0)
+    rc = node_trust_ca(st, &ca, err);
+    if (rc == 0 && (rc = node_trust_cert_verify(st, c, ca.sign_pk, 0, err)) != 0)
         sn_err_prefix(err, "certificate '%s' (serial %llu) is not from this deployment's CA",
                       c->name, (unsigned long long)c->serial);
     if (rc == 0)
@@ -235,6 +279,8 @@ int node_trust_crl_offer(node_store *st, const sync_crl *crl, bool *taken, sn_er
         if (rc == 0) /* quarantine what the list cuts off, even if applied already */
             rc = node_bounds_refresh(st, NULL, 0, err);
         rc = node_txn_end(st, rc, err);
+        /* Nothing verified before a new list is trusted from here on without checking. */
+        sync_cert_cache_clear(&st->cert_cache);
     }
     sn_buf_free(&b);
     *taken = rc == 0;

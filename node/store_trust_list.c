@@ -7,8 +7,7 @@
 int node_trust_cert_each(node_store *st, node_trust_cert_fn fn, void *ctx, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT bytes FROM trust_cert ORDER BY replica, serial",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT bytes FROM trust_cert ORDER BY replica, serial", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "listing certificates");
     int res = 0;
@@ -21,6 +20,6 @@ int node_trust_cert_each(node_store *st, node_trust_cert_fn fn, void *ctx, sn_er
     }
     if (res == 0 && rc != SQLITE_DONE)
         res = node_store_fail(st, rc, err, "listing certificates");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return res;
 }

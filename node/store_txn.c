@@ -66,6 +66,32 @@ int node_txn_end(node_store *st, int rc, sn_err *err)
     return rc;
 }
 
+bool node_read_begin(node_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        return false;
+    /* Optional work: failing it, every read runs as its own transaction, as before. */
+    sn_fault_benign_begin();
+    sqlite3_stmt *s = NULL;
+    bool owned = node_stmt_cached(st, "BEGIN DEFERRED", &s) == SQLITE_OK &&
+                 sqlite3_step(s) == SQLITE_DONE;
+    node_stmt_release(st, s);
+    sn_fault_benign_end();
+    return owned;
+}
+
+void node_read_end(node_store *st, bool owned)
+{
+    if (!owned)
+        return;
+    /* A transaction that has only read commits without fail; should it not, it must not
+     * stay open (and if even that fails, the next write's BEGIN says so). */
+    int rc = node_stmt_exec(st, st->stmts[ST_COMMIT], NULL, "ending a read");
+    if (rc != 0)
+        rc = node_stmt_exec(st, st->stmts[ST_ROLLBACK], NULL, "ending a read");
+    (void)rc;
+}
+
 int node_store_batch_begin(node_store *st, sn_err *err)
 {
     if (st->batch_depth > 0)
@@ -164,8 +190,8 @@ int node_origin_intern(node_store *st, const crdt_origin *o, uint32_t *idx, sn_e
 static int self_state_reload(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT key, link FROM commit_log WHERE key BETWEEN ?1"
-                                " AND ?2 ORDER BY key DESC LIMIT 1", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT key, link FROM commit_log WHERE key BETWEEN ?1"
+                              " AND ?2 ORDER BY key DESC LIMIT 1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading this node's last commit");
     sqlite3_bind_int64(s, 1, NODE_LOG_KEY(st->self_idx, 1));
@@ -178,7 +204,7 @@ static int self_state_reload(node_store *st, sn_err *err)
         if (sqlite3_column_bytes(s, 1) == 32)
             memcpy(st->self_link, sqlite3_column_blob(s, 1), 32);
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading this node's last commit");
     st->self_dirty = false;
@@ -192,8 +218,7 @@ static int self_state_reload(node_store *st, sn_err *err)
 int node_origins_reload(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT idx, replica, epoch FROM origin ORDER BY idx",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT idx, replica, epoch FROM origin ORDER BY idx", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "reading the origin table");
     st->norigins = 0;
@@ -202,17 +227,17 @@ int node_origins_reload(node_store *st, sn_err *err)
         crdt_origin o = {.epoch = (uint32_t)sqlite3_column_int64(s, 2)};
         uint32_t idx = (uint32_t)sqlite3_column_int64(s, 0);
         if (sqlite3_column_bytes(s, 1) != CRDT_REPLICA_LEN || idx != st->norigins + 1) {
-            sqlite3_finalize(s);
+            node_stmt_release(st, s);
             return sn_err_set(err, SN_ECORRUPT, "store '%s': origin table is damaged", st->dir);
         }
         memcpy(o.replica, sqlite3_column_blob(s, 1), CRDT_REPLICA_LEN);
         int arc = origin_cache_add(st, &o, idx, err);
         if (arc != 0) {
-            sqlite3_finalize(s);
+            node_stmt_release(st, s);
             return arc;
         }
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_DONE)
         return node_store_fail(st, rc, err, "reading the origin table");
     st->self_idx = node_origin_find(st, &st->self);

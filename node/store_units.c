@@ -98,14 +98,13 @@ static int run_of(unit_call *c, const crdt_origin *o, unit_run **out, sn_err *er
             return rc;
         r->store_held = os.held;
         sqlite3_stmt *s = NULL;
-        rc = sqlite3_prepare_v2(c->st->db, "SELECT seq FROM equivocation WHERE origin = ?1",
-                                -1, &s, NULL);
+        rc = node_stmt_cached(c->st, "SELECT seq FROM equivocation WHERE origin = ?1", &s);
         if (rc != SQLITE_OK)
             return node_store_fail(c->st, rc, err, "reading equivocation proofs");
         sqlite3_bind_int64(s, 1, r->idx);
         rc = sqlite3_step(s);
         r->frozen_from = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-        sqlite3_finalize(s);
+        node_stmt_release(c->st, s);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             return node_store_fail(c->st, rc, err, "reading equivocation proofs");
     }
@@ -230,11 +229,17 @@ static int verify_item(unit_call *c, size_t i, sn_err *err)
         it->fate = U_DEFER;
         return rc == 0 ? 0 : unit_fail(err, i, c->n, u);
     }
+    /* A unit wholly held whose checkpoint is byte for byte the one stored (a duplicate):
+     * its signature was checked when that was stored; the chain is hashed all the same. */
+    bool kept = false;
+    if (rc == 0 && u->cp.seq <= r->store_held)
+        rc = node_checkpoint_is_held(st, &u->cp, &kept, err);
     it->links = rc == 0 ? sn_malloc((size_t)u->count * 32) : NULL;
     if (rc == 0 && it->links == NULL)
         rc = sn_err_set(err, SN_ENOMEM, "out of memory verifying a unit");
     if (rc == 0)
-        rc = sync_unit_verify(u, prev, cert.sign_pk, it->links, err);
+        rc = kept ? sync_unit_verify_chain(u, prev, it->links, err)
+                  : sync_unit_verify(u, prev, cert.sign_pk, it->links, err);
     if (rc == SN_EAUTH && u->cp.seq <= r->to &&
         sync_checkpoint_verify(&u->cp, cert.sign_pk, NULL) == 0) {
         /* A validly signed checkpoint at a seq held, but the bodies do not lead to it: if
@@ -294,8 +299,8 @@ static int checkpoint_put(node_store *st, uint32_t idx, const sync_checkpoint *c
     uint8_t b[SYNC_CHECKPOINT_LEN];
     sync_checkpoint_encode(cp, b);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO checkpoint(origin, seq, serial,"
-                                " bytes) VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "INSERT OR IGNORE INTO checkpoint(origin, seq, serial,"
+                              " bytes) VALUES (?1, ?2, ?3, ?4)", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "storing a checkpoint");
     sqlite3_bind_int64(s, 1, idx);
@@ -303,7 +308,7 @@ static int checkpoint_put(node_store *st, uint32_t idx, const sync_checkpoint *c
     sqlite3_bind_int64(s, 3, (int64_t)cp->cert_serial);
     sqlite3_bind_blob(s, 4, b, sizeof b, SQLITE_TRANSIENT);
     rc = node_stmt_exec(st, s, err, "storing a checkpoint");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -323,8 +328,8 @@ static int store_take(node_store *st, uint32_t idx, const unit_item *it, node_un
                         st->dir, idx);
     sqlite3_stmt *s = NULL;
     if (rc == 0 &&
-        sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO commit_log(key, hlc, body, unknown,"
-                           " link) VALUES (?1, ?2, ?3, ?4, ?5)", -1, &s, NULL) != SQLITE_OK)
+        node_stmt_cached(st, "INSERT OR REPLACE INTO commit_log(key, hlc, body, unknown,"
+                         " link) VALUES (?1, ?2, ?3, ?4, ?5)", &s) != SQLITE_OK)
         rc = node_store_fail(st, sqlite3_errcode(st->db), err, "storing a commit");
     const sync_unit *u = &it->u;
     for (uint64_t seq = it->take_from; rc == 0 && seq <= u->cp.seq; seq++) {
@@ -339,7 +344,7 @@ static int store_take(node_store *st, uint32_t idx, const unit_item *it, node_un
         if (it->unknown[j])
             stats->unknown++;
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc == 0) {
         os.held = u->cp.seq;
         memcpy(os.link, u->cp.link, 32);
@@ -363,14 +368,14 @@ static void unit_warn_disputed(const sync_unit *u)
 static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(sum(last - first + 1), 0) FROM"
-                                " unit_wait WHERE origin = ?1", -1, &s, NULL);
+    int rc = node_stmt_cached(st, "SELECT coalesce(sum(last - first + 1), 0) FROM"
+                              " unit_wait WHERE origin = ?1", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "counting waiting units");
     sqlite3_bind_int64(s, 1, idx);
     rc = sqlite3_step(s);
     uint64_t waiting = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     if (rc != SQLITE_ROW)
         return node_store_fail(st, rc, err, "counting waiting units");
     if (waiting + it->u.count > st->opts.max_waiting) {
@@ -380,8 +385,8 @@ static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *e
         sn_err_hint(err, "import the earlier commits of that origin first");
         return SN_ETOOBIG;
     }
-    rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO unit_wait(origin, first, last, bytes)"
-                            " VALUES (?1, ?2, ?3, ?4)", -1, &s, NULL);
+    rc = node_stmt_cached(st, "INSERT OR IGNORE INTO unit_wait(origin, first, last, bytes)"
+                          " VALUES (?1, ?2, ?3, ?4)", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "keeping a unit for later");
     sqlite3_bind_int64(s, 1, idx);
@@ -389,7 +394,7 @@ static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *e
     sqlite3_bind_int64(s, 3, (int64_t)it->u.cp.seq);
     sqlite3_bind_blob(s, 4, it->raw->p, (int)it->raw->n, SQLITE_STATIC);
     rc = node_stmt_exec(st, s, err, "keeping a unit for later");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -398,15 +403,15 @@ static int wait_prune(node_store *st, uint32_t idx, sn_err *err)
     node_origin_state os;
     int rc = node_origin_state_get(st, idx, &os, err);
     sqlite3_stmt *s = NULL;
-    if (rc == 0 && sqlite3_prepare_v2(st->db, "DELETE FROM unit_wait WHERE origin = ?1 AND"
-                                      " last <= ?2", -1, &s, NULL) != SQLITE_OK)
+    if (rc == 0 && node_stmt_cached(st, "DELETE FROM unit_wait WHERE origin = ?1 AND"
+                                    " last <= ?2", &s) != SQLITE_OK)
         return node_store_fail(st, sqlite3_errcode(st->db), err, "pruning waiting units");
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, idx);
         sqlite3_bind_int64(s, 2, (int64_t)os.held);
         rc = node_stmt_exec(st, s, err, "pruning waiting units");
     }
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -495,10 +500,12 @@ static int import_once(node_store *st, const node_body *units, size_t n, node_un
     int rc = 0;
     if (c.items == NULL || c.runs == NULL)
         rc = sn_err_set(err, SN_ENOMEM, "out of memory importing %zu units", n);
+    bool owned = rc == 0 && node_read_begin(st); /* phase one only reads */
     for (size_t i = 0; i < n && rc == 0; i++) {
         c.items[i].raw = &units[i];
         rc = verify_item(&c, i, err);
     }
+    node_read_end(st, owned);
     if (rc == 0)
         rc = store_items(&c, stats, touched, ntouched, err);
     call_free(&c);
@@ -512,9 +519,8 @@ static int wait_ready(node_store *st, uint32_t idx, sn_buf **bufs, node_body **b
     node_origin_state os;
     int rc = node_origin_state_get(st, idx, &os, err);
     sqlite3_stmt *s = NULL;
-    if (rc == 0 && sqlite3_prepare_v2(st->db, "SELECT bytes FROM unit_wait WHERE origin = ?1"
-                                      " AND first <= ?2 ORDER BY first, last", -1, &s,
-                                      NULL) != SQLITE_OK)
+    if (rc == 0 && node_stmt_cached(st, "SELECT bytes FROM unit_wait WHERE origin = ?1"
+                                    " AND first <= ?2 ORDER BY first, last", &s) != SQLITE_OK)
         return node_store_fail(st, sqlite3_errcode(st->db), err, "reading waiting units");
     if (rc != 0)
         return rc;
@@ -539,7 +545,7 @@ static int wait_ready(node_store *st, uint32_t idx, sn_buf **bufs, node_body **b
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading waiting units");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     for (size_t i = 0; i < *n; i++)
         (*bodies)[i] = (node_body){.p = (*bufs)[i].data, .n = (*bufs)[i].len};
     return rc;
@@ -551,14 +557,13 @@ static int wait_drop(node_store *st, uint32_t idx, const node_body *b, const sn_
 {
     sn_log(SN_LOG_WARN, "dropping a unit kept for later: %s", why->msg);
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, "DELETE FROM unit_wait WHERE origin = ?1 AND bytes = ?2",
-                                -1, &s, NULL);
+    int rc = node_stmt_cached(st, "DELETE FROM unit_wait WHERE origin = ?1 AND bytes = ?2", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "dropping a waiting unit");
     sqlite3_bind_int64(s, 1, idx);
     sqlite3_bind_blob(s, 2, b->p, (int)b->n, SQLITE_STATIC);
     rc = node_stmt_exec(st, s, err, "dropping a waiting unit");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -628,10 +633,13 @@ int node_store_offer_checkpoints(node_store *st, const node_body *cps, size_t n,
     for (size_t i = 0; i < n && rc == 0; i++) {
         sync_checkpoint cp;
         sync_cert cert;
+        bool kept = false; /* the one stored, verified when it was: no second check */
         rc = sync_checkpoint_parse(cps[i].p, cps[i].n, &cp, err);
         if (rc == 0)
+            rc = node_checkpoint_is_held(st, &cp, &kept, err);
+        if (rc == 0 && !kept)
             rc = node_trust_cert_get(st, cp.origin.replica, cp.cert_serial, &cert, err);
-        if (rc == 0)
+        if (rc == 0 && !kept)
             rc = sync_checkpoint_verify(&cp, cert.sign_pk, err);
         if (rc != 0) {
             sn_err_prefix(err, "checkpoint %zu of %zu", i + 1, n);

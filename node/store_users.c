@@ -38,7 +38,7 @@ static int check_ident(const char *what, const char *s, sn_err *err)
 
 static int prepare(node_store *st, const char *sql, sqlite3_stmt **s, sn_err *err)
 {
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+    int rc = node_stmt_cached(st, sql, s);
     return rc == SQLITE_OK ? 0 : node_store_fail(st, rc, err, "reading the users table");
 }
 
@@ -77,7 +77,7 @@ static int lookup(node_store *st, const char *sql, const char *key, node_user *o
         rc = sn_err_set(err, SN_ENOTFOUND, "%s '%s'", what, key);
     else
         rc = node_store_fail(st, src, err, "reading the users table");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -132,7 +132,7 @@ int node_user_add(node_store *st, const node_user *u, sn_err *err)
     sqlite3_bind_text(s, 4, u->os_user, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, (int64_t)node_now_ms(st));
     rc = node_stmt_exec(st, s, err, "adding a user");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -150,7 +150,7 @@ int node_user_disable(node_store *st, const char *id, sn_err *err)
             return rc;
         int src = sqlite3_step(c);
         int64_t admins = src == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
-        sqlite3_finalize(c);
+        node_stmt_release(st, c);
         if (src != SQLITE_ROW)
             return node_store_fail(st, src, err, "counting administrators");
         if (admins <= 1) {
@@ -165,7 +165,7 @@ int node_user_disable(node_store *st, const char *id, sn_err *err)
         return rc;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     rc = node_stmt_exec(st, s, err, "disabling a user");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 
@@ -183,7 +183,7 @@ int node_user_each(node_store *st, node_user_fn fn, void *ctx, sn_err *err)
     }
     if (rc == 0 && src != SQLITE_DONE)
         rc = node_store_fail(st, src, err, "reading the users table");
-    sqlite3_finalize(s);
+    node_stmt_release(st, s);
     return rc;
 }
 

@@ -27,10 +27,19 @@ SN_NODISCARD int node_trust_install(node_store *st, const sync_cert *own, const 
 SN_NODISCARD int node_trust_ca(node_store *st, sync_cert *out, sn_err *err);
 SN_NODISCARD int node_trust_own(node_store *st, sync_cert *out, sn_err *err);
 
-/* Remember another origin's certificate after checking it chains to the pinned CA.
+/* Remember another origin's certificate after checking it chains to the pinned CA (one
+ * held byte for byte already was checked when it was stored, and is not again).
  * Expiry is not checked: it blocks new sessions, never the commits of an unrevoked
  * certificate. Idempotent. */
 SN_NODISCARD int node_trust_cert_add(node_store *st, const sync_cert *c, sn_err *err);
+/* sync_cert_verify of `c` against `issuer_pk` (the pinned CA's key) through the store's
+ * cache of certificates already verified, so a certificate met again (every session, every
+ * log file) costs a hash, not a signature check; validity at now_s (0: not checked) is
+ * checked every time. The cache empties when a newer revocation list is taken or a CA
+ * certificate installed. SN_EAUTH as sync_cert_verify. */
+SN_NODISCARD int node_trust_cert_verify(node_store *st, const sync_cert *c,
+                                        const uint8_t issuer_pk[SYNC_SIGN_PK_LEN],
+                                        uint64_t now_s, sn_err *err);
 /* The certificate of (replica, serial). SN_ENOTFOUND. */
 SN_NODISCARD int node_trust_cert_get(node_store *st, const uint8_t replica[16], uint64_t serial,
                                      sync_cert *out, sn_err *err);

@@ -30,6 +30,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/hash.h"
+
 #define CERT_MAGIC "SNC1"
 #define CERT_CONTEXT "SNC1-cert"
 #define CERT_VERSION 1
@@ -251,8 +253,50 @@ int sync_cert_parse(const uint8_t *p, size_t n, sync_cert *out, sn_err *err)
     return 0;
 }
 
+void sync_cert_cache_clear(sync_cert_cache *cache)
+{
+    cache->n = 0;
+    cache->next = 0;
+}
+
+/* The cache key of signed bytes `body` (n) under issuer_pk with signature sig. */
+static void cache_key(uint8_t out[32], const uint8_t issuer_pk[SYNC_SIGN_PK_LEN],
+                      const uint8_t *body, size_t n, const uint8_t sig[SYNC_SIG_LEN])
+{
+    sn_blake2b_state h;
+    sn_blake2b_init(&h, 32);
+    sn_blake2b_update(&h, issuer_pk, SYNC_SIGN_PK_LEN);
+    sn_blake2b_update(&h, body, n);
+    sn_blake2b_update(&h, sig, SYNC_SIG_LEN);
+    sn_blake2b_final(&h, out, 32);
+}
+
+static bool cache_has(const sync_cert_cache *cache, const uint8_t key[32])
+{
+    for (size_t i = 0; i < cache->n; i++)
+        if (memcmp(cache->digest[i], key, 32) == 0)
+            return true;
+    return false;
+}
+
+static void cache_add(sync_cert_cache *cache, const uint8_t key[32])
+{
+    if (cache->n < SYNC_CERT_CACHE_N) {
+        memcpy(cache->digest[cache->n++], key, 32);
+    } else {
+        memcpy(cache->digest[cache->next], key, 32);
+        cache->next = (cache->next + 1) % SYNC_CERT_CACHE_N;
+    }
+}
+
 int sync_cert_verify(const sync_cert *c, const uint8_t issuer_pk[SYNC_SIGN_PK_LEN],
                      uint64_t now_s, sn_err *err)
+{
+    return sync_cert_verify_cached(c, issuer_pk, now_s, NULL, err);
+}
+
+int sync_cert_verify_cached(const sync_cert *c, const uint8_t issuer_pk[SYNC_SIGN_PK_LEN],
+                            uint64_t now_s, sync_cert_cache *cache, sn_err *err)
 {
     size_t name_len;
     int rc = cert_check(c, &name_len, err);
@@ -266,9 +310,16 @@ int sync_cert_verify(const sync_cert *c, const uint8_t issuer_pk[SYNC_SIGN_PK_LE
                           "%s certificate serial %" PRIu64 " ('%s'): issued by another key "
                           "(its issuer key id does not match the expected issuer)",
                           type, c->serial, c->name);
-    uint8_t body[SYNC_CERT_MAX];
+    uint8_t body[SYNC_CERT_MAX], key[32];
     size_t n = cert_body(c, name_len, body);
-    rc = sync_verify_checked(c->sig, CERT_CONTEXT, body, n, issuer_pk, err);
+    bool hit = false;
+    if (cache != NULL) {
+        cache_key(key, issuer_pk, body, n, c->sig);
+        hit = cache_has(cache, key);
+    }
+    rc = hit ? 0 : sync_verify_checked(c->sig, CERT_CONTEXT, body, n, issuer_pk, err);
+    if (rc == 0 && cache != NULL && !hit)
+        cache_add(cache, key);
     if (rc == SN_EAUTH)
         return sn_err_set(err, SN_EAUTH,
                           "%s certificate serial %" PRIu64

@@ -78,6 +78,24 @@ SN_NODISCARD int sync_cert_parse(const uint8_t *p, size_t n, sync_cert *out, sn_
  * signature, expired, not yet valid). */
 SN_NODISCARD int sync_cert_verify(const sync_cert *c, const uint8_t issuer_pk[SYNC_SIGN_PK_LEN],
                                   uint64_t now_s, sn_err *err);
+
+/* Certificates whose signature verified, so one met again (every session presents the
+ * peer's, every log file carries its origins') costs a hash, not an Ed25519 check. Each
+ * entry is BLAKE2b-256 over the issuer key, the signed bytes and the signature, so only
+ * those exact bytes under that key hit. A small value its owner keeps (a store keeps one
+ * and clears it when the revocation list changes); the oldest entry makes room. */
+#define SYNC_CERT_CACHE_N 64
+typedef struct sync_cert_cache {
+    uint8_t digest[SYNC_CERT_CACHE_N][32];
+    size_t n;    /* entries in use */
+    size_t next; /* the entry the next miss overwrites once full */
+} sync_cert_cache;
+void sync_cert_cache_clear(sync_cert_cache *cache);
+/* sync_cert_verify through `cache` (NULL: none): a hit skips only the signature check;
+ * the structure, issuer key id and validity at now_s are checked every time. */
+SN_NODISCARD int sync_cert_verify_cached(const sync_cert *c,
+                                         const uint8_t issuer_pk[SYNC_SIGN_PK_LEN],
+                                         uint64_t now_s, sync_cert_cache *cache, sn_err *err);
 /* True when `scope` is one of c's write scopes. */
 bool sync_cert_has_scope(const sync_cert *c, const uint8_t scope[16]);
 const char *sync_cert_type_name(uint8_t type);

@@ -302,9 +302,8 @@ fail:
     return rc;
 }
 
-int sync_unit_verify(const sync_unit *u, const uint8_t prev_link[SYNC_LINK_LEN],
-                     const uint8_t origin_pk[SYNC_SIGN_PK_LEN], uint8_t *links_out,
-                     sn_err *err)
+int sync_unit_verify_chain(const sync_unit *u, const uint8_t prev_link[SYNC_LINK_LEN],
+                           uint8_t *links_out, sn_err *err)
 {
     if (SN_NEVER(u->count == 0 || u->first == 0 || u->first + (u->count - 1) != u->cp.seq))
         return sn_err_set(err, SN_EINVAL, "verifying a unit that did not come from parsing");
@@ -315,20 +314,30 @@ int sync_unit_verify(const sync_unit *u, const uint8_t prev_link[SYNC_LINK_LEN],
         if (links_out != NULL)
             memcpy(links_out + (size_t)i * SYNC_LINK_LEN, link, SYNC_LINK_LEN);
     }
-    int rc = 0;
-    if (memcmp(link, u->cp.link, SYNC_LINK_LEN) != 0) {
-        rc = sn_err_set(err, SN_EAUTH,
-                        "unit of origin %s: the chain of commits %" PRIu64 "..%" PRIu64
-                        " does not end in the checkpoint's link: a commit was altered, "
-                        "dropped or reordered",
-                        name_of(&u->cp.origin).s, u->first, u->cp.seq);
-        sn_err_hint(err, "the unit was refused and nothing from it was stored; if this "
-                         "repeats, the sender or a relay is damaging or forging data");
-    } else {
-        rc = sync_checkpoint_verify(&u->cp, origin_pk, err);
-    }
+    if (memcmp(link, u->cp.link, SYNC_LINK_LEN) == 0)
+        return 0;
+    sn_err_set(err, SN_EAUTH,
+               "unit of origin %s: the chain of commits %" PRIu64 "..%" PRIu64
+               " does not end in the checkpoint's link: a commit was altered, "
+               "dropped or reordered",
+               name_of(&u->cp.origin).s, u->first, u->cp.seq);
+    sn_err_hint(err, "the unit was refused and nothing from it was stored; if this "
+                     "repeats, the sender or a relay is damaging or forging data");
     /* Links of an unverified chain must not look usable. */
-    if (rc != 0 && links_out != NULL)
+    if (links_out != NULL)
+        memset(links_out, 0, (size_t)u->count * SYNC_LINK_LEN);
+    return SN_EAUTH;
+}
+
+int sync_unit_verify(const sync_unit *u, const uint8_t prev_link[SYNC_LINK_LEN],
+                     const uint8_t origin_pk[SYNC_SIGN_PK_LEN], uint8_t *links_out,
+                     sn_err *err)
+{
+    int rc = sync_unit_verify_chain(u, prev_link, links_out, err);
+    if (rc != 0)
+        return rc;
+    rc = sync_checkpoint_verify(&u->cp, origin_pk, err);
+    if (rc != 0 && links_out != NULL) /* nor the links of a chain nobody signed */
         memset(links_out, 0, (size_t)u->count * SYNC_LINK_LEN);
     return rc;
 }

@@ -1,10 +1,11 @@
 /* tests/check_node_trust.c - the node's trust store: enrolment request, installing a
  * certificate (chain, replica and keys checked, one CA only), origin certificates, and the
- * revocation-list ratchet. */
+ * revocation-list ratchet (which empties the cache of verified certificates). */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "node/store_int.h"
 #include "node/trust.h"
 #include "tests/node_fixture.h"
 #include "tests/trust_fixture.h"
@@ -70,6 +71,11 @@ START_TEST(test_trust_install_checks_chain_replica_keys_and_ca)
     sync_cert b_other = issue(&other, &rb, 7);
     CK_FAILS(node_trust_cert_add(a, &b_other, &err), SN_EAUTH);
     CK_FAILS(node_trust_cert_get(a, rb.replica, 7, &out, &err), SN_ENOTFOUND);
+    /* One held is taken again unchecked only byte for byte: the same replica and serial
+     * from another CA are still refused. */
+    CK_OK(node_trust_cert_add(a, &for_b, &err));
+    sync_cert b_again = issue(&other, &rb, 3);
+    CK_FAILS(node_trust_cert_add(a, &b_again, &err), SN_EAUTH);
     close_tracked(a);
     close_tracked(b);
 }
@@ -94,12 +100,18 @@ START_TEST(test_trust_crl_never_goes_back)
     ck_assert_uint_eq(held.number, 0);
     sync_crl_free(&held);
 
+    /* Certificates verified before a newer list is taken are verified again after it. */
+    CK_OK(node_trust_cert_verify(st, &own, good.root.sign_pk, 0, &err));
+    ck_assert_uint_eq(st->cert_cache.n, 1);
     bool taken;
     sync_crl two = crl_make(&good, 2), one = crl_make(&good, 1), forged = crl_make(&other, 9);
     CK_OK(node_trust_crl_offer(st, &two, &taken, &err));
     ck_assert(taken);
+    ck_assert_uint_eq(st->cert_cache.n, 0);
+    CK_OK(node_trust_cert_verify(st, &own, good.root.sign_pk, 0, &err));
     CK_OK(node_trust_crl_offer(st, &one, &taken, &err));
     ck_assert(!taken);
+    ck_assert_uint_eq(st->cert_cache.n, 1);
     CK_FAILS(node_trust_crl_offer(st, &forged, &taken, &err), SN_EAUTH);
     ck_assert(!taken);
     close_tracked(st);

@@ -1,8 +1,9 @@
 /* tests/check_node_units.c - commits travel as signed, chained units (node/units.h):
  * round trips, units waiting for their predecessors, three nodes converging through a
  * relay that cannot alter what it carries, every one-bit change of a unit or a log file
- * refused with the store unchanged, a commit claiming another origin, a certificate from
- * another CA, and an expired certificate whose commits still verify. */
+ * refused with the store unchanged (a duplicate of a unit held too), a commit claiming
+ * another origin, a certificate from another CA, and an expired certificate whose commits
+ * still verify. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,21 +265,39 @@ START_TEST(test_units_flip_names_what_failed)
         {20 + 84 + 5, "signature"},                /* the signature */
         {20 + 76 + 7, "signature"},                /* hlc_max: signed, not chained */
     };
-    snap before = snap_take(b);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ck_assert(cases[i].at < n);
-        u[cases[i].at] ^= 0x01;
-        CK_FAILS(node_store_import_units(b, &flipped, 1, NULL, &err),
-                 i == 0 ? SN_ECORRUPT : SN_EAUTH);
-        ck_assert_msg(strstr(err.msg, cases[i].word) != NULL, "flip at %zu: '%s' lacks '%s'",
-                      cases[i].at, err.msg, cases[i].word);
-        u[cases[i].at] ^= 0x01;
+    /* Then again once B holds the unit: a duplicate whose checkpoint is the one stored
+     * skips only the signature check, never the chain. */
+    for (int held = 0; held < 2; held++) {
+        snap before = snap_take(b);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            ck_assert(cases[i].at < n);
+            u[cases[i].at] ^= 0x01;
+            CK_FAILS(node_store_import_units(b, &flipped, 1, NULL, &err),
+                     i == 0 ? SN_ECORRUPT : SN_EAUTH);
+            ck_assert_msg(strstr(err.msg, cases[i].word) != NULL,
+                          "held %d, flip at %zu: '%s' lacks '%s'", held, cases[i].at, err.msg,
+                          cases[i].word);
+            u[cases[i].at] ^= 0x01;
+        }
+        snap_expect(b, &before, "flipped units");
+        snap_free(&before);
+        if (held == 0) {
+            (void)take_units(b, l);
+            expect_digests(a, b, true, "the intact unit");
+        }
     }
-    snap_expect(b, &before, "flipped units");
-    snap_free(&before);
+    node_unit_stats again = take_units(b, l);
+    ck_assert_uint_eq(again.duplicates, 1);
+
+    /* Its checkpoint offered alone: the stored one passes, a forged signature does not. */
+    node_body cp = {.p = u + 20, .n = SYNC_CHECKPOINT_LEN};
+    size_t equivocations = 9;
+    CK_OK(node_store_offer_checkpoints(b, &cp, 1, &equivocations, &err));
+    ck_assert_uint_eq(equivocations, 0);
+    u[20 + 84 + 5] ^= 0x01;
+    CK_FAILS(node_store_offer_checkpoints(b, &cp, 1, &equivocations, &err), SN_EAUTH);
+    ck_assert_msg(strstr(err.msg, "signature") != NULL, "%s", err.msg);
     free(u);
-    (void)take_units(b, l);
-    expect_digests(a, b, true, "the intact unit");
     world_end(&w);
 }
 END_TEST

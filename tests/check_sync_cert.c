@@ -1,5 +1,6 @@
 /* tests/check_sync_cert.c - signatures (sync/crypto.c) and certificates: round trips,
- * exact sizes, every-bit tampering, wrong issuers, validity, and strict parsing. */
+ * exact sizes, every-bit tampering, wrong issuers, validity, the verified-certificate
+ * cache, and strict parsing. */
 #include <check.h>
 #include <string.h>
 
@@ -183,8 +184,10 @@ START_TEST(test_cert_root_and_node_round_trip_with_exact_sizes)
 }
 END_TEST
 
-/* Flip every bit of `b` in turn: the result must fail to parse or to verify. */
-static void every_bit_flip_is_caught(sn_buf *b, const uint8_t pk[SYNC_SIGN_PK_LEN])
+/* Flip every bit of `b` in turn: the result must fail to parse or to verify (through
+ * `cache` when not NULL). */
+static void every_bit_flip_is_caught(sn_buf *b, const uint8_t pk[SYNC_SIGN_PK_LEN],
+                                     sync_cert_cache *cache)
 {
     for (size_t bit = 0; bit < b->len * 8; bit++) {
         b->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
@@ -192,7 +195,7 @@ static void every_bit_flip_is_caught(sn_buf *b, const uint8_t pk[SYNC_SIGN_PK_LE
         sn_err err = SN_ERR_INIT;
         int rc = sync_cert_parse(b->data, b->len, &c, &err);
         if (rc == 0) {
-            rc = sync_cert_verify(&c, pk, 0, &err);
+            rc = sync_cert_verify_cached(&c, pk, 0, cache, &err);
             ck_assert_msg(rc == SN_EAUTH, "bit %zu: verify gave %d", bit, rc);
         } else {
             ck_assert_msg(rc == SN_ECORRUPT || rc == SN_EVERSION, "bit %zu: parse gave %d", bit,
@@ -211,10 +214,10 @@ START_TEST(test_cert_every_bit_flip_is_refused)
     sign_ok(&node, &k);
     sn_buf b;
     encode_ok(&root, &b);
-    every_bit_flip_is_caught(&b, k.pk);
+    every_bit_flip_is_caught(&b, k.pk, NULL);
     sn_buf_free(&b);
     encode_ok(&node, &b);
-    every_bit_flip_is_caught(&b, k.pk);
+    every_bit_flip_is_caught(&b, k.pk, NULL);
     sn_buf_free(&b);
 }
 END_TEST
@@ -249,6 +252,53 @@ START_TEST(test_cert_wrong_issuer_kid_and_signature)
     sn_err_clear(&err);
     ck_assert_int_eq(sync_cert_verify(&scope, k.pk, 0, &err), SN_EAUTH);
     ck_assert_ptr_nonnull(strstr(err.msg, "bad signature"));
+}
+END_TEST
+
+START_TEST(test_cert_cache_skips_only_the_signature)
+{
+    ca k = ca_new(), other = ca_new();
+    sync_cert node = node_cert(); /* valid [1000, 5000) */
+    sign_ok(&node, &k);
+    sync_cert_cache cache;
+    sync_cert_cache_clear(&cache);
+    sn_err err = SN_ERR_INIT;
+    ck_assert_int_eq(sync_cert_verify_cached(&node, k.pk, 0, &cache, &err), 0);
+    ck_assert_uint_eq(cache.n, 1);
+    ck_assert_int_eq(sync_cert_verify_cached(&node, k.pk, 2000, &cache, &err), 0);
+    ck_assert_uint_eq(cache.n, 1);
+
+    /* A hit still checks validity, and only those bytes under that key hit. */
+    ck_assert_int_eq(sync_cert_verify_cached(&node, k.pk, 5000, &cache, &err), SN_EAUTH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "expired"));
+    sync_cert forged = node;
+    sign_ok(&forged, &other);
+    memcpy(forged.issuer_kid, node.issuer_kid, SYNC_KID_LEN);
+    sn_err_clear(&err);
+    ck_assert_int_eq(sync_cert_verify_cached(&forged, k.pk, 0, &cache, &err), SN_EAUTH);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad signature"));
+    sync_cert swapped = node; /* the genuine signature over other bytes */
+    swapped.serial++;
+    ck_assert_int_eq(sync_cert_verify_cached(&swapped, k.pk, 0, &cache, &err), SN_EAUTH);
+    sn_buf b;
+    encode_ok(&node, &b);
+    every_bit_flip_is_caught(&b, k.pk, &cache);
+    sn_buf_free(&b);
+    ck_assert_uint_eq(cache.n, 1);
+
+    /* Full, the oldest entry makes room; results stay right. */
+    for (uint64_t i = 0; i < SYNC_CERT_CACHE_N; i++) {
+        sync_cert c = node;
+        c.serial = 100 + i;
+        sign_ok(&c, &k);
+        ck_assert_int_eq(sync_cert_verify_cached(&c, k.pk, 0, &cache, &err), 0);
+    }
+    ck_assert_uint_eq(cache.n, SYNC_CERT_CACHE_N);
+    ck_assert_uint_eq(cache.next, 1);
+    ck_assert_int_eq(sync_cert_verify_cached(&node, k.pk, 0, &cache, &err), 0);
+    ck_assert_int_eq(sync_cert_verify_cached(&forged, k.pk, 0, &cache, &err), SN_EAUTH);
+    sync_cert_cache_clear(&cache);
+    ck_assert_uint_eq(cache.n, 0);
 }
 END_TEST
 
@@ -437,6 +487,7 @@ Suite *sync_cert_suite(void)
     tcase_add_test(tc, test_cert_root_and_node_round_trip_with_exact_sizes);
     tcase_add_test(tc, test_cert_every_bit_flip_is_refused);
     tcase_add_test(tc, test_cert_wrong_issuer_kid_and_signature);
+    tcase_add_test(tc, test_cert_cache_skips_only_the_signature);
     tcase_add_test(tc, test_cert_validity_window);
     tcase_add_test(tc, test_cert_sign_and_encode_refuse_malformed);
     tcase_add_test(tc, test_cert_parse_is_strict);

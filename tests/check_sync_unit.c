@@ -363,6 +363,14 @@ START_TEST(test_unit_wrong_prev_link_or_key_is_refused)
     ck_assert_ptr_nonnull(strstr(err.msg, "checkpoint signature does not verify"));
     ck_assert(memcmp(links, zero, sizeof links) == 0);
     ck_assert_int_eq(sync_unit_verify(&u, l.links[2], l.keys.sign_pk, links, NULL), 0);
+    /* The chain half alone ignores the signature and nothing else. */
+    memset(links, 0xee, sizeof links);
+    ck_assert_int_eq(sync_unit_verify_chain(&u, other.links[2], links, NULL), SN_EAUTH);
+    ck_assert(memcmp(links, zero, sizeof links) == 0);
+    u.cp.sig[0] ^= 1;
+    ck_assert_int_eq(sync_unit_verify(&u, l.links[2], l.keys.sign_pk, NULL, NULL), SN_EAUTH);
+    ck_assert_int_eq(sync_unit_verify_chain(&u, l.links[2], links, NULL), 0);
+    ck_assert(memcmp(links + 3 * SYNC_LINK_LEN, l.links[6], SYNC_LINK_LEN) == 0);
     sync_unit_free(&u);
     sn_buf_free(&ub);
 }
