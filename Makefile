@@ -5,6 +5,7 @@
 #   make bench    benchmarks (informative, never gating)
 #   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link
 #   make fuzz     each libFuzzer target (fuzz/) for FUZZ_SECONDS (60) under clang, one at a time
+#   make fuzz-seeds  regenerate the seed inputs of tests/fuzz/ with the real encoders
 #   make demo     install, build, run the demonstration
 #   make clean | format | lint
 
@@ -58,7 +59,7 @@ REPLAY_BIN = $(FUZZ_TARGETS:%=$(B)/fuzz/replay_%)
 FUZZ_COMMON_OBJ = $(B)/obj/fuzz/fuzz_common.o $(B)/obj/fuzz/fuzz_common_keys.o
 
 .PHONY: all build test check bench demo clean deps format lint test-run cli-test soak \
-        fuzz fuzz-build
+        fuzz fuzz-build fuzz-replay fuzz-seeds
 .DEFAULT_GOAL := all
 
 all:
@@ -107,12 +108,18 @@ $(B)/fuzz/fuzz_%: $(B)/obj/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(B)/fuzz/gen_seeds: $(B)/obj/fuzz/gen_seeds.o $(B)/obj/fuzz/gen_seeds_store.o \
+                     $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(B)/bench/%: bench/%.c $(B)/liboutpost.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(SN_CFLAGS) $(FL_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-# The tests: Check suites, then the CLI tests against the built binary.
-test-run: build
+# The tests: the fuzz corpus replay, Check suites, then the CLI tests against the binary.
+test-run: build fuzz-replay
 	$(Q)LINKSIM=$(B)/linksim CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-600} $(B)/check_outpost
 	$(Q)OUTPOST=$(B)/outpost tests/cli/run.sh
 	$(Q)LINKSIM=$(B)/linksim bash tests/cli/linksim.sh
@@ -125,13 +132,17 @@ check: deps
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(MAKE) --no-print-directory FLAVOUR=asan CFLAGS="-g" test-run
 
+# Replay every committed fuzz input (tests/fuzz/<target>/) through its target.
+fuzz-replay: $(REPLAY_BIN)
+	$(Q)for t in $(FUZZ_TARGETS); do $(B)/fuzz/replay_$$t tests/fuzz/$$t || exit 1; done
+
 # Fuzzing with libFuzzer (clang and compiler-rt from `scripts/install-deps fuzz`): each
 # target runs FUZZ_SECONDS (`make fuzz FUZZ_SECONDS=600` is the ten-minute proof run;
 # FUZZ_TARGETS="frame cert" picks some), one after another, from its seeds in tests/fuzz/
 # and a working corpus in build/fuzz/corpus/. A crash, leak, timeout or out-of-memory
 # fails the run and leaves the input in build/fuzz/crashes/<target>/. To keep it as a
 # regression input: fix the bug, then copy the file into tests/fuzz/<target>/ (any name;
-# crash-<what>) and commit it.
+# crash-<what>) and commit it; `make test` and `make check` replay it from then on.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang-14
 fuzz:
@@ -140,6 +151,11 @@ fuzz:
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh build/fuzz $(FUZZ_TARGETS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+
+# Seed inputs made by the real encoders (fuzz/gen_seeds.c): rewrites tests/fuzz/*/seed-*.
+fuzz-seeds: deps
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=debug build/debug/fuzz/gen_seeds
+	$(Q)build/debug/fuzz/gen_seeds tests/fuzz
 
 soak: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=debug build
