@@ -28,16 +28,14 @@ static int parse_cert(const uint8_t *p, size_t n, sync_cert *c)
         fuzz_fail("a certificate with an invalid name '%s' parsed", c->name);
     sn_buf b;
     sn_buf_init(&b, SYNC_CERT_MAX);
-    rc = sync_cert_encode(c, &b, &err);
-    if (rc != 0)
-        fuzz_fail("a parsed certificate does not encode: %s", err.msg);
-    fuzz_check_same(p, n, b.data, b.len, "certificate parsed and encoded again");
-    sn_buf_free(&b);
+    fuzz_check_encoded(sync_cert_encode(c, &b, &err), &err, &b, p, n, "certificate");
     return 0;
 }
 
-static void cert_as_received(const uint8_t *p, size_t n)
+static void cert_as_received(fuzz_in *in)
 {
+    const uint8_t *p = in->p;
+    size_t n = in->n;
     sync_cert c;
     if (parse_cert(p, n, &c) != 0)
         return;
@@ -48,8 +46,10 @@ static void cert_as_received(const uint8_t *p, size_t n)
     (void)sync_cert_type_name(c.type);
 }
 
-static void cert_signed_here(const uint8_t *p, size_t n)
+static void cert_signed_here(fuzz_in *in)
 {
+    const uint8_t *p = in->p;
+    size_t n = in->n;
     if (n > SYNC_CERT_MAX - SYNC_SIG_LEN)
         return;
     uint8_t bytes[SYNC_CERT_MAX] = {0};
@@ -80,8 +80,10 @@ static void cert_signed_here(const uint8_t *p, size_t n)
                    "sync_cert_verify");
 }
 
-static void enroll_request(const uint8_t *p, size_t n)
+static void enroll_request(fuzz_in *in)
 {
+    const uint8_t *p = in->p;
+    size_t n = in->n;
     char fp[SYNC_FINGERPRINT_MAX];
     sync_fingerprint(fp, p, n);
     if (strnlen(fp, sizeof fp) == sizeof fp)
@@ -94,22 +96,12 @@ static void enroll_request(const uint8_t *p, size_t n)
         return;
     sn_buf b;
     sn_buf_init(&b, 1024);
-    if (sync_enroll_request_encode(&r, &b, &err) != 0)
-        fuzz_fail("a parsed enrolment request does not encode: %s", err.msg);
-    fuzz_check_same(p, n, b.data, b.len, "enrolment request parsed and encoded again");
-    sn_buf_free(&b);
+    fuzz_check_encoded(sync_enroll_request_encode(&r, &b, &err), &err, &b, p, n,
+                       "enrolment request");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_init();
-    long mark = fuzz_live();
-    fuzz_in in = {data, size};
-    switch (fuzz_u8(&in) % 3) {
-    case 0: cert_as_received(in.p, in.n); break;
-    case 1: cert_signed_here(in.p, in.n); break;
-    default: enroll_request(in.p, in.n); break;
-    }
-    fuzz_live_check(mark, "fuzz_cert");
-    return 0;
+    static const fuzz_mode modes[] = {cert_as_received, cert_signed_here, enroll_request};
+    return fuzz_run(data, size, modes, 3, "fuzz_cert");
 }

@@ -8,11 +8,10 @@
  * fuzz/commit.dict (msgpack markers). */
 #include "fuzz/fuzz_common.h"
 
+static void body(fuzz_in *in) { fuzz_commit_body(in->p, in->n); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_init();
-    long mark = fuzz_live();
-    fuzz_commit_body(data, size);
-    fuzz_live_check(mark, "fuzz_commit");
-    return 0;
+    static const fuzz_mode modes[] = {body};
+    return fuzz_run(data, size, modes, 1, "fuzz_commit");
 }

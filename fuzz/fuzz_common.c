@@ -57,6 +57,18 @@ void fuzz_piece(fuzz_in *in, const uint8_t **p, size_t *n)
     in->n -= *n;
 }
 
+int fuzz_run(const uint8_t *data, size_t size, const fuzz_mode *modes, size_t n,
+             const char *name)
+{
+    fuzz_init();
+    long mark = fuzz_live();
+    fuzz_in in = {data, size};
+    size_t pick = n > 1 ? fuzz_u8(&in) % n : 0;
+    modes[pick](&in);
+    fuzz_live_check(mark, name);
+    return 0;
+}
+
 int fuzz_put_piece(sn_buf *out, const uint8_t *p, size_t n, sn_err *err)
 {
     if (n > UINT16_MAX)
@@ -137,6 +149,17 @@ void fuzz_check_same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, c
         if (a[i] != b[i])
             fuzz_fail("%s: byte %zu of %zu differs (0x%02x, then 0x%02x)", what, i, an, a[i],
                       b[i]);
+}
+
+void fuzz_check_encoded(int rc, const sn_err *err, sn_buf *b, const uint8_t *p, size_t n,
+                        const char *what)
+{
+    if (rc != 0)
+        fuzz_fail("a decoded %s does not encode: %s", what, err->msg);
+    char again[96];
+    snprintf(again, sizeof again, "%s decoded and encoded again", what);
+    fuzz_check_same(p, n, b->data, b->len, again);
+    sn_buf_free(b);
 }
 
 long fuzz_live(void)

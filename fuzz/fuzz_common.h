@@ -39,6 +39,15 @@ typedef struct fuzz_in {
     size_t n;
 } fuzz_in;
 
+/* One way a target reads its input: what follows the mode byte, or all of it. */
+typedef void (*fuzz_mode)(fuzz_in *in);
+
+/* The body of every LLVMFuzzerTestOneInput: fuzz_init, then the mode the first byte picks
+ * (modulo n; with n == 1 no byte is read and the whole input goes to modes[0]), then a
+ * check that it left no project allocation behind (`name` says whose). Returns 0. */
+int fuzz_run(const uint8_t *data, size_t size, const fuzz_mode *modes, size_t n,
+             const char *name);
+
 uint8_t fuzz_u8(fuzz_in *in);
 uint16_t fuzz_u16(fuzz_in *in); /* big-endian */
 uint64_t fuzz_u64(fuzz_in *in); /* big-endian */
@@ -74,6 +83,8 @@ void fuzz_noise_start(sync_noise *hs, bool initiator);
 /* Write the next handshake message with payload p[0..n) into out (SYNC_NOISE_MSG_MAX
  * bytes); the harness's own side must never fail, so this aborts when it does. */
 size_t fuzz_noise_write(sync_noise *hs, const uint8_t *p, size_t n, uint8_t *out);
+/* The same carrying the payload node/link.c sends in message 2 or 3 (fuzz_hs_payload). */
+size_t fuzz_noise_write_payload(sync_noise *hs, uint8_t *out);
 /* Read a peer's message: returns sync_noise_read's code, with the payload in payload
  * (SYNC_NOISE_MSG_MAX bytes) and its length in *plen. Checks that a failure leaves the
  * state wiped, as sync/noise.h promises. */
@@ -108,6 +119,11 @@ void fuzz_check_err(int rc, const sn_err *err, const char *what);
 /* The two byte strings are equal (a round trip through a decoder and an encoder). */
 void fuzz_check_same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
                      const char *what);
+/* An encoder returned rc having appended to b, fed an object decoded from p[0..n): it
+ * must succeed and write exactly those bytes (the formats have one encoding). `what` names
+ * the format. Frees b. */
+void fuzz_check_encoded(int rc, const sn_err *err, sn_buf *b, const uint8_t *p, size_t n,
+                        const char *what);
 /* Project allocations live now (0 in builds without the counting allocator). */
 long fuzz_live(void);
 /* As many project allocations are live as at `mark`: nothing leaked through sn_malloc. */

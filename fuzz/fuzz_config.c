@@ -16,12 +16,10 @@ static void check_string(const char *s, size_t cap, const char *what)
         fuzz_fail("configuration setting %s is not terminated", what);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void load(fuzz_in *in)
 {
-    fuzz_init();
-    long mark = fuzz_live();
     const char *path = fuzz_path("outpost.conf");
-    fuzz_write_file(path, data, size);
+    fuzz_write_file(path, in->p, in->n);
     node_config c, defaults;
     node_config_defaults(&c);
     defaults = c;
@@ -42,6 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_fail("durations %llu / %llu ms were accepted",
                       (unsigned long long)c.max_skew_ms, (unsigned long long)c.retry_max_ms);
     }
-    fuzz_live_check(mark, "fuzz_config");
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const fuzz_mode modes[] = {load};
+    return fuzz_run(data, size, modes, 1, "fuzz_config");
 }

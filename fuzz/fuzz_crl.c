@@ -32,10 +32,7 @@ static void check_list(const sync_crl *crl, const uint8_t *p, size_t n)
     sn_err err = SN_ERR_INIT;
     sn_buf b;
     sn_buf_init(&b, CRL_BYTES_MAX);
-    if (sync_crl_encode(crl, &b, &err) != 0)
-        fuzz_fail("a parsed revocation list does not encode: %s", err.msg);
-    fuzz_check_same(p, n, b.data, b.len, "revocation list parsed and encoded again");
-    sn_buf_free(&b);
+    fuzz_check_encoded(sync_crl_encode(crl, &b, &err), &err, &b, p, n, "revocation list");
     for (size_t i = 0; i < crl->n && i < 64; i++) {
         const sync_crl_entry *e = &crl->entries[i];
         crdt_origin o = {.epoch = e->epoch};
@@ -49,8 +46,10 @@ static void check_list(const sync_crl *crl, const uint8_t *p, size_t n)
     }
 }
 
-static void as_received(const uint8_t *p, size_t n)
+static void as_received(fuzz_in *in)
 {
+    const uint8_t *p = in->p;
+    size_t n = in->n;
     sync_crl crl;
     if (parse(p, n, &crl) != 0)
         return;
@@ -60,8 +59,10 @@ static void as_received(const uint8_t *p, size_t n)
     sync_crl_free(&crl);
 }
 
-static void signed_here(const uint8_t *p, size_t n)
+static void signed_here(fuzz_in *in)
 {
+    const uint8_t *p = in->p;
+    size_t n = in->n;
     uint8_t *bytes = sn_calloc(1, n + SYNC_SIG_LEN);
     if (bytes == NULL)
         fuzz_fail("out of memory");
@@ -94,13 +95,6 @@ static void signed_here(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_init();
-    long mark = fuzz_live();
-    fuzz_in in = {data, size};
-    if (fuzz_u8(&in) & 1)
-        signed_here(in.p, in.n);
-    else
-        as_received(in.p, in.n);
-    fuzz_live_check(mark, "fuzz_crl");
-    return 0;
+    static const fuzz_mode modes[] = {as_received, signed_here};
+    return fuzz_run(data, size, modes, 2, "fuzz_crl");
 }

@@ -16,7 +16,6 @@
  * (no flips, raw bytes or odd tags) every message delivered is the one that was sent. */
 #include <string.h>
 
-#include "base/alloc.h"
 #include "fuzz/fuzz_common.h"
 #include "sync/frame.h"
 
@@ -164,28 +163,30 @@ static void receive(const uint8_t *wire, size_t n, uint32_t split, sent *s)
     sync_rx_free(&rx);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run_raw(fuzz_in *in)
 {
-    fuzz_init();
-    long mark = fuzz_live();
-    fuzz_in in = {data, size};
-    uint8_t mode = fuzz_u8(&in);
-    uint32_t split = fuzz_u8(&in);
+    uint32_t split = fuzz_u8(in);
+    sent s = {.clean = false};
+    receive(in->p, in->n, split, &s);
+}
+
+static void run_sealed(fuzz_in *in)
+{
+    uint32_t split = fuzz_u8(in);
     sent s = {.clean = true};
     sn_buf_init(&s.partial, SYNC_MESSAGE_MAX);
-    if (mode & 1) {
-        sn_buf wire;
-        sn_buf_init(&wire, (size_t)16 << 20);
-        build_sealed(&in, &wire, &s);
-        receive(wire.data, wire.len, split, &s);
-        sn_buf_free(&wire);
-    } else {
-        s.clean = false;
-        receive(in.p, in.n, split, &s);
-    }
+    sn_buf wire;
+    sn_buf_init(&wire, (size_t)16 << 20);
+    build_sealed(in, &wire, &s);
+    receive(wire.data, wire.len, split, &s);
+    sn_buf_free(&wire);
     for (int i = 0; i < s.n; i++)
         sn_buf_free(&s.msgs[i]);
     sn_buf_free(&s.partial);
-    fuzz_live_check(mark, "fuzz_frame");
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const fuzz_mode modes[] = {run_raw, run_sealed};
+    return fuzz_run(data, size, modes, 2, "fuzz_frame");
 }

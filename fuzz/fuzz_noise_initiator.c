@@ -15,21 +15,6 @@
 
 static uint8_t msg[SYNC_NOISE_MSG_MAX], payload[SYNC_NOISE_MSG_MAX];
 
-/* The initiator's side after reading message 2: check the payload, write message 3 into
- * `out`. */
-static size_t answer(sync_noise *i, size_t plen, uint8_t *out)
-{
-    fuzz_take_hs_payload(payload, plen);
-    sn_buf pl;
-    sn_buf_init(&pl, SYNC_NOISE_MSG_MAX);
-    sn_err err = SN_ERR_INIT;
-    if (fuzz_hs_payload(&pl, &err) != 0)
-        fuzz_fail("building the initiator's payload: %s", err.msg);
-    size_t len = fuzz_noise_write(i, pl.data, pl.len, out);
-    sn_buf_free(&pl);
-    return len;
-}
-
 static void run_raw(fuzz_in *in)
 {
     const uint8_t *m2;
@@ -40,7 +25,8 @@ static void run_raw(fuzz_in *in)
     fuzz_noise_write(&i, NULL, 0, msg);
     if (fuzz_noise_read(&i, m2, n2, payload, &plen) != 0)
         return;
-    answer(&i, plen, msg);
+    fuzz_take_hs_payload(payload, plen);
+    fuzz_noise_write_payload(&i, msg);
     fuzz_noise_finish(&i, NULL);
 }
 
@@ -64,7 +50,8 @@ static void run_sealed(fuzz_in *in)
     if ((rc == 0) != (flip == 0))
         fuzz_fail("message 2 %s", flip ? "with a flipped bit was accepted" : "was refused");
     if (rc == 0) {
-        len = answer(&i, plen, msg);
+        fuzz_take_hs_payload(payload, plen);
+        len = fuzz_noise_write_payload(&i, msg);
         if (fuzz_noise_read(&r, msg, len, payload, &plen) != 0)
             fuzz_fail("the responder refused a genuine message 3");
         fuzz_noise_finish(&i, &r);
@@ -74,13 +61,6 @@ static void run_sealed(fuzz_in *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_init();
-    long mark = fuzz_live();
-    fuzz_in in = {data, size};
-    if (fuzz_u8(&in) & 1)
-        run_sealed(&in);
-    else
-        run_raw(&in);
-    fuzz_live_check(mark, "fuzz_noise_initiator");
-    return 0;
+    static const fuzz_mode modes[] = {run_raw, run_sealed};
+    return fuzz_run(data, size, modes, 2, "fuzz_noise_initiator");
 }

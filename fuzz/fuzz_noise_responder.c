@@ -16,19 +16,6 @@
 
 static uint8_t msg[SYNC_NOISE_MSG_MAX], payload[SYNC_NOISE_MSG_MAX];
 
-/* The responder's side after reading message 1: write message 2 into `out`. */
-static size_t respond(sync_noise *r, uint8_t *out)
-{
-    sn_buf pl;
-    sn_buf_init(&pl, SYNC_NOISE_MSG_MAX);
-    sn_err err = SN_ERR_INIT;
-    if (fuzz_hs_payload(&pl, &err) != 0)
-        fuzz_fail("building the responder's payload: %s", err.msg);
-    size_t len = fuzz_noise_write(r, pl.data, pl.len, out);
-    sn_buf_free(&pl);
-    return len;
-}
-
 static void run_raw(fuzz_in *in)
 {
     const uint8_t *m1, *m3;
@@ -39,7 +26,7 @@ static void run_raw(fuzz_in *in)
     fuzz_noise_start(&r, false);
     if (fuzz_noise_read(&r, m1, n1, payload, &plen) != 0)
         return;
-    respond(&r, msg);
+    fuzz_noise_write_payload(&r, msg);
     if (fuzz_noise_read(&r, m3, n3, payload, &plen) != 0)
         return;
     fuzz_take_hs_payload(payload, plen);
@@ -61,7 +48,7 @@ static void run_sealed(fuzz_in *in)
     len = fuzz_noise_write(&i, p1, n1, msg);
     if (fuzz_noise_read(&r, msg, len, payload, &plen) != 0)
         fuzz_fail("the responder refused a genuine message 1");
-    len = respond(&r, msg);
+    len = fuzz_noise_write_payload(&r, msg);
     if (fuzz_noise_read(&i, msg, len, payload, &plen) != 0)
         fuzz_fail("the initiator refused a genuine message 2");
     len = fuzz_noise_write(&i, p3, n3, msg);
@@ -79,13 +66,6 @@ static void run_sealed(fuzz_in *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_init();
-    long mark = fuzz_live();
-    fuzz_in in = {data, size};
-    if (fuzz_u8(&in) & 1)
-        run_sealed(&in);
-    else
-        run_raw(&in);
-    fuzz_live_check(mark, "fuzz_noise_responder");
-    return 0;
+    static const fuzz_mode modes[] = {run_raw, run_sealed};
+    return fuzz_run(data, size, modes, 2, "fuzz_noise_responder");
 }

@@ -114,17 +114,14 @@ static void unit(const uint8_t *p, size_t n, bool reseal)
     sync_unit_free(&u);
 }
 
+static void checkpoint_as_received(fuzz_in *in) { checkpoint(in->p, in->n, false); }
+static void checkpoint_signed_here(fuzz_in *in) { checkpoint(in->p, in->n, true); }
+static void unit_as_received(fuzz_in *in) { unit(in->p, in->n, false); }
+static void unit_resealed(fuzz_in *in) { unit(in->p, in->n, true); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_init();
-    long mark = fuzz_live();
-    fuzz_in in = {data, size};
-    switch (fuzz_u8(&in) % 4) {
-    case 0: checkpoint(in.p, in.n, false); break;
-    case 1: checkpoint(in.p, in.n, true); break;
-    case 2: unit(in.p, in.n, false); break;
-    default: unit(in.p, in.n, true); break;
-    }
-    fuzz_live_check(mark, "fuzz_unit");
-    return 0;
+    static const fuzz_mode modes[] = {checkpoint_as_received, checkpoint_signed_here,
+                                      unit_as_received, unit_resealed};
+    return fuzz_run(data, size, modes, 4, "fuzz_unit");
 }

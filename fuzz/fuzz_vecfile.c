@@ -19,14 +19,12 @@ static int read_vector(const uint8_t *p, size_t n, crdt_vv *vv)
     return rc;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void read_twice(fuzz_in *in)
 {
-    fuzz_init();
-    long mark = fuzz_live();
     crdt_vv vv, again;
     crdt_vv_init(&vv);
     crdt_vv_init(&again);
-    if (read_vector(data, size, &vv) == 0) {
+    if (read_vector(in->p, in->n, &vv) == 0) {
         sn_buf text;
         sn_buf_init(&text, (size_t)64 << 20);
         sn_err err = SN_ERR_INIT;
@@ -38,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     crdt_vv_free(&vv);
     crdt_vv_free(&again);
-    fuzz_live_check(mark, "fuzz_vecfile");
-    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const fuzz_mode modes[] = {read_twice};
+    return fuzz_run(data, size, modes, 1, "fuzz_vecfile");
 }
