@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "crdt/vv.h"
 #include "node/store.h"
 #include "sync/cert.h"
 #include "sync/noise.h"
@@ -103,6 +104,36 @@ void fuzz_take_hs_payload(const uint8_t *p, size_t n);
 /* A new store in directory `dir` (its instance tokens in `state_dir`) on a clock fixed at
  * FUZZ_NOW_S, enrolled with the fixed CA under certificate `serial`. Aborts on failure. */
 node_store *fuzz_store_new(const char *dir, const char *state_dir, uint64_t serial);
+/* The same in the temporary directory's "store" (tokens in "state"), removing what a
+ * store made there before left (close it first): a fresh store for each input. */
+node_store *fuzz_store_fresh(uint64_t serial);
+
+/* ---- re-sealing units and checkpoints ---- */
+
+/* The link after the last unit re-sealed for an origin. */
+typedef struct fuzz_chain_end {
+    crdt_origin origin;
+    uint64_t seq;
+    uint8_t link[32];
+} fuzz_chain_end;
+
+#define FUZZ_CHAINS_MAX 16
+
+/* Re-seals units with one signing key, following each origin's chain from one unit to the
+ * next. Zero-initialise it and set sk (an Ed25519 secret key, borrowed). */
+typedef struct fuzz_resealer {
+    const uint8_t *sk;
+    fuzz_chain_end ends[FUZZ_CHAINS_MAX];
+    size_t n;
+} fuzz_resealer;
+
+/* In place: recompute the chain of the unit at p[0..n) from seq 1, or from the end of the
+ * unit last re-sealed for its origin when it follows it, and sign its checkpoint with sk.
+ * A unit that does not parse, or follows nothing known, is left as it is. */
+void fuzz_reseal_unit(fuzz_resealer *r, uint8_t *p, size_t n);
+/* In place: sign the checkpoint at p[0..n) with sk, with the re-sealed link when a unit
+ * re-sealed earlier ends at its seq. One that does not parse is left as it is. */
+void fuzz_resign_checkpoint(fuzz_resealer *r, uint8_t *p, size_t n);
 
 /* ---- commit bodies ---- */
 

@@ -1,5 +1,6 @@
 /* fuzz/fuzz_common_keys.c - the harness's fixed identities (see fuzz_common.h): keys,
- * certificates, both sides of a handshake made with them, and enrolled stores. */
+ * certificates, both sides of a handshake made with them, enrolled stores, and units and
+ * checkpoints re-sealed with a key. */
 #include "fuzz/fuzz_common.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "node/trust.h"
 #include "sync/crypto_noise.h"
+#include "sync/unit.h"
 #include "sync/wire.h"
 
 /* ---- fixed identities ---- */
@@ -223,3 +225,63 @@ node_store *fuzz_store_new(const char *dir, const char *state_dir, uint64_t seri
     return st;
 }
 
+node_store *fuzz_store_fresh(uint64_t serial)
+{
+    char dir[512], state[512];
+    snprintf(dir, sizeof dir, "%s", fuzz_path("store"));
+    snprintf(state, sizeof state, "%s", fuzz_path("state"));
+    fuzz_remove_tree(dir);
+    fuzz_remove_tree(state);
+    return fuzz_store_new(dir, state, serial);
+}
+
+/* ---- re-sealing units and checkpoints ---- */
+
+#define UNIT_CHECKPOINT_AT 20 /* a unit's checkpoint, after magic, version, first, count */
+
+static fuzz_chain_end *chain_of(fuzz_resealer *r, const crdt_origin *o)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (crdt_origin_equal(&r->ends[i].origin, o))
+            return &r->ends[i];
+    return NULL;
+}
+
+void fuzz_reseal_unit(fuzz_resealer *r, uint8_t *p, size_t n)
+{
+    sync_unit u;
+    if (sync_unit_parse(p, n, &u, NULL) != 0)
+        return;
+    fuzz_chain_end *end = chain_of(r, &u.cp.origin);
+    static const uint8_t zero[SYNC_LINK_LEN];
+    const uint8_t *prev = u.first == 1 ? zero : end != NULL && end->seq + 1 == u.first ?
+                                                end->link : NULL;
+    if (prev != NULL && end == NULL && r->n < FUZZ_CHAINS_MAX) {
+        end = &r->ends[r->n++];
+        end->origin = u.cp.origin;
+    }
+    if (prev != NULL && end != NULL) {
+        uint8_t link[SYNC_LINK_LEN];
+        memcpy(link, prev, sizeof link);
+        for (uint32_t i = 0; i < u.count; i++)
+            sync_chain_next(link, link, u.bodies[i], u.lens[i]);
+        memcpy(u.cp.link, link, sizeof link);
+        memcpy(end->link, link, sizeof link);
+        end->seq = u.cp.seq;
+        sync_checkpoint_sign(&u.cp, r->sk);
+        sync_checkpoint_encode(&u.cp, p + UNIT_CHECKPOINT_AT);
+    }
+    sync_unit_free(&u);
+}
+
+void fuzz_resign_checkpoint(fuzz_resealer *r, uint8_t *p, size_t n)
+{
+    sync_checkpoint cp;
+    if (sync_checkpoint_parse(p, n, &cp, NULL) != 0)
+        return;
+    fuzz_chain_end *end = chain_of(r, &cp.origin);
+    if (end != NULL && end->seq == cp.seq)
+        memcpy(cp.link, end->link, sizeof cp.link);
+    sync_checkpoint_sign(&cp, r->sk);
+    sync_checkpoint_encode(&cp, p);
+}

@@ -14,101 +14,28 @@
  * The store is made once; an import that succeeds changes it, so it is then checked
  * (node_store_check) and made afresh. Checks: a refusal says why and leaves the store's
  * counts and held vector as they were (the import is one batch). */
-#include <stdio.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "fuzz/fuzz_common.h"
 #include "node/logfile.h"
-#include "sync/unit.h"
 
 #define LOG_HEADER 16
 #define LOG_TRAILER 32
 #define LOG_SEC_UNIT 3
 #define LOG_SEC_HEAD 4
-#define UNIT_CHECKPOINT_AT 20 /* a unit's checkpoint, after magic, version, first, count */
 
 static node_store *g_store;
 
-/* Make the store afresh in the temporary directory. */
 static void store_reset(void)
 {
     node_store_close(g_store);
-    char dir[512], state[512];
-    snprintf(dir, sizeof dir, "%s", fuzz_path("store"));
-    snprintf(state, sizeof state, "%s", fuzz_path("state"));
-    fuzz_remove_tree(dir);
-    fuzz_remove_tree(state);
-    g_store = fuzz_store_new(dir, state, 7);
-}
-
-/* The chain end of the units re-sealed so far, per origin. */
-typedef struct chain_end {
-    crdt_origin origin;
-    uint64_t seq;
-    uint8_t link[SYNC_LINK_LEN];
-} chain_end;
-
-#define CHAINS_MAX 16
-
-typedef struct resealer {
-    const uint8_t *sk;
-    chain_end ends[CHAINS_MAX];
-    size_t n;
-} resealer;
-
-static chain_end *chain_of(resealer *r, const crdt_origin *o)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (crdt_origin_equal(&r->ends[i].origin, o))
-            return &r->ends[i];
-    return NULL;
-}
-
-/* Re-seal the unit at p[0..n) in place when its predecessor's link is known. */
-static void reseal_unit(resealer *r, uint8_t *p, size_t n)
-{
-    sync_unit u;
-    if (sync_unit_parse(p, n, &u, NULL) != 0)
-        return;
-    chain_end *end = chain_of(r, &u.cp.origin);
-    static const uint8_t zero[SYNC_LINK_LEN];
-    const uint8_t *prev = u.first == 1 ? zero : end != NULL && end->seq + 1 == u.first ?
-                                                end->link : NULL;
-    if (prev != NULL && end == NULL && r->n < CHAINS_MAX) {
-        end = &r->ends[r->n++];
-        end->origin = u.cp.origin;
-    }
-    if (prev != NULL && end != NULL) {
-        uint8_t link[SYNC_LINK_LEN];
-        memcpy(link, prev, sizeof link);
-        for (uint32_t i = 0; i < u.count; i++)
-            sync_chain_next(link, link, u.bodies[i], u.lens[i]);
-        memcpy(u.cp.link, link, sizeof link);
-        memcpy(end->link, link, sizeof link);
-        end->seq = u.cp.seq;
-        sync_checkpoint_sign(&u.cp, r->sk);
-        sync_checkpoint_encode(&u.cp, p + UNIT_CHECKPOINT_AT);
-    }
-    sync_unit_free(&u);
-}
-
-/* Re-sign the head checkpoint at p[0..n) in place, with the re-sealed link at its seq. */
-static void resign_head(resealer *r, uint8_t *p, size_t n)
-{
-    sync_checkpoint cp;
-    if (sync_checkpoint_parse(p, n, &cp, NULL) != 0)
-        return;
-    chain_end *end = chain_of(r, &cp.origin);
-    if (end != NULL && end->seq == cp.seq)
-        memcpy(cp.link, end->link, sizeof cp.link);
-    sync_checkpoint_sign(&cp, r->sk);
-    sync_checkpoint_encode(&cp, p);
+    g_store = fuzz_store_fresh(7);
 }
 
 /* Walk the sections of a file (without its checksum) as node/logfile.c lays them out. */
-static void reseal_file(resealer *r, uint8_t *p, size_t n)
+static void reseal_file(fuzz_resealer *r, uint8_t *p, size_t n)
 {
     for (size_t off = LOG_HEADER; n >= 5 && off <= n - 5;) {
         uint8_t kind = p[off];
@@ -117,9 +44,9 @@ static void reseal_file(resealer *r, uint8_t *p, size_t n)
         if (len > n - off)
             break;
         if (kind == LOG_SEC_UNIT)
-            reseal_unit(r, p + off, len);
+            fuzz_reseal_unit(r, p + off, len);
         else if (kind == LOG_SEC_HEAD)
-            resign_head(r, p + off, len);
+            fuzz_resign_checkpoint(r, p + off, len);
         off += len;
     }
 }
@@ -175,7 +102,7 @@ static void import_checksummed(fuzz_in *in, const uint8_t *sk)
     if (in->n > 0)
         memcpy(file, in->p, in->n);
     if (sk != NULL) {
-        resealer r = {.sk = sk};
+        fuzz_resealer r = {.sk = sk};
         reseal_file(&r, file, in->n);
     }
     sn_blake2b(file + in->n, LOG_TRAILER, file, in->n);

@@ -296,6 +296,7 @@ int main(int argc, char **argv)
     seeds_wire();
     seeds_from_store();
     seeds_config();
+    seeds_link();
     printf("  SEEDS   written to %s/<target>/seed-*\n", g_out);
     return 0;
 }

@@ -29,5 +29,7 @@ sn_buf seed_cert_bytes(const sync_cert *c);
  * store enrolled with the fixed CA, and configuration files. */
 void seeds_from_store(void);
 void seeds_config(void);
+/* A session for the link target: the fixed origin's HELLO, a unit, heads, GOODBYE. */
+void seeds_link(void);
 
 #endif

@@ -118,13 +118,16 @@ static void save_bytes(const char *target, const char *name, unsigned mode, cons
     seed_save(&s, target, name);
 }
 
-/* The sender's bodies in one unit signed with the fixed origin key, from seq 1. */
-static void fixed_key_unit(const byte_list *bodies)
+/* bodies (seqs 1..n of one origin, as they claim) as one unit into `out`, its checkpoint
+ * signed with sk under certificate `serial`; returns the checkpoint. */
+static sync_checkpoint signed_unit(const byte_list *bodies, uint64_t serial, const uint8_t *sk,
+                                   sn_buf *out)
 {
     const uint8_t *p[16];
     size_t lens[16];
-    sync_checkpoint cp = {.cert_serial = fuzz_keys()->origin_cert.serial, .seq = bodies->n};
+    sync_checkpoint cp = {.cert_serial = serial, .seq = bodies->n};
     memset(cp.link, 0, sizeof cp.link);
+    sn_err err = SN_ERR_INIT;
     for (size_t i = 0; i < bodies->n; i++) {
         p[i] = bodies->item[i].data;
         lens[i] = bodies->item[i].len;
@@ -132,21 +135,27 @@ static void fixed_key_unit(const byte_list *bodies)
         uint64_t seq;
         crdt_hlc hlc;
         uint32_t version;
-        sn_err err = SN_ERR_INIT;
         if (schema_commit_peek(p[i], lens[i], &cp.origin, &seq, &hlc, &version, &err) != 0)
             fuzz_fail("peeking a seed body: %s", err.msg);
         cp.hlc_max = hlc > cp.hlc_max ? hlc : cp.hlc_max;
     }
-    sync_checkpoint_sign(&cp, fuzz_keys()->origin_sk);
+    sync_checkpoint_sign(&cp, sk);
+    if (sync_unit_encode(1, p, lens, (uint32_t)bodies->n, &cp, out, &err) != 0)
+        fuzz_fail("a seed unit: %s", err.msg);
+    return cp;
+}
+
+/* The sender's bodies in one unit signed with the fixed origin key, and its checkpoint. */
+static void fixed_key_unit(const byte_list *bodies)
+{
+    sn_buf u;
+    sn_buf_init(&u, (size_t)1 << 20);
+    const fuzz_ids *k = fuzz_keys();
+    sync_checkpoint cp = signed_unit(bodies, k->origin_cert.serial, k->origin_sk, &u);
     uint8_t cpb[SYNC_CHECKPOINT_LEN];
     sync_checkpoint_encode(&cp, cpb);
     save_bytes("unit", "checkpoint-signed", 0, cpb, sizeof cpb);
     save_bytes("unit", "checkpoint-unsigned", 1, cpb, sizeof cpb - SYNC_SIG_LEN);
-    sn_buf u;
-    sn_buf_init(&u, (size_t)1 << 20);
-    sn_err err = SN_ERR_INIT;
-    if (sync_unit_encode(1, p, lens, (uint32_t)bodies->n, &cp, &u, &err) != 0)
-        fuzz_fail("the fixed-key unit: %s", err.msg);
     save_bytes("unit", "fixed-key", 2, u.data, u.len);
     save_bytes("unit", "fixed-key-resealed", 3, u.data, u.len);
     sn_buf_free(&u);
@@ -262,6 +271,65 @@ void seeds_from_store(void)
     seeds_sent(st);
     seeds_files(st, dir);
     node_store_close(st);
+}
+
+/* ---- a session for the link target: the fixed origin's own commits ---- */
+
+/* Commit `seq` of the fixed origin (epoch 1): a patient insert, encoded directly. */
+static void origin_commit(uint64_t seq, const char *family, sn_buf *out)
+{
+    const schema_table *t = schema_table_by_name("patient");
+    schema_field f = {.col = schema_column_by_name(t, "family")->id,
+                      .value = schema_value_text(family)};
+    schema_change ch = {.op = SCHEMA_OP_INSERT, .table = t->id, .fields = &f, .nfields = 1};
+    memset(ch.row, (int)(0x40 + seq), sizeof ch.row);
+    char author[] = "dr-origin";
+    schema_commit c = {.schema_version = SCHEMA_VERSION, .origin.epoch = 1, .seq = seq,
+                       .hlc = CRDT_HLC_MAKE(FUZZ_NOW_S * 1000u - 1000u + seq, 0),
+                       .author = author, .changes = &ch, .nchanges = 1};
+    memcpy(c.origin.replica, fuzz_keys()->origin_cert.replica, sizeof c.origin.replica);
+    sn_buf_init(out, SCHEMA_COMMIT_MAX);
+    sn_err err = SN_ERR_INIT;
+    if (schema_commit_encode(&c, out, &err) != 0)
+        fuzz_fail("an origin commit: %s", err.msg);
+}
+
+static void record(seed *s, uint8_t kind, const void *p, size_t n)
+{
+    seed_put(s, &kind, 1);
+    seed_piece(s, p, n);
+}
+
+void seeds_link(void)
+{
+    byte_list bodies = {.n = 2};
+    origin_commit(1, "Smith", &bodies.item[0]);
+    origin_commit(2, "Jones", &bodies.item[1]);
+    sync_hello h = {.version = SYNC_WIRE_VERSION, .flags = SYNC_HELLO_FULL, .schema = 1};
+    crdt_vv_init(&h.vv);
+    sn_buf hello, unit;
+    sn_buf_init(&hello, 1024);
+    sn_buf_init(&unit, (size_t)1 << 20);
+    sn_err err = SN_ERR_INIT;
+    const fuzz_ids *k = fuzz_keys();
+    if (sync_hello_encode(&h, &hello, &err) != 0)
+        fuzz_fail("the session's HELLO: %s", err.msg);
+    sync_checkpoint cp = signed_unit(&bodies, k->origin_cert.serial, k->origin_sk, &unit);
+    uint8_t head[SYNC_CHECKPOINT_LEN];
+    sync_checkpoint_encode(&cp, head);
+    seed s;
+    seed_begin(&s, SEED_NO_MODE);
+    record(&s, SYNC_MSG_HELLO, hello.data, hello.len);
+    record(&s, 0x80 | SYNC_MSG_UNIT, unit.data, unit.len);
+    record(&s, 0x80 | SYNC_MSG_HEADS, head, sizeof head);
+    record(&s, 0, "\0\x1e", 2); /* pump, 30 s on */
+    record(&s, SYNC_MSG_PING, NULL, 0);
+    record(&s, SYNC_MSG_CAUGHT_UP, NULL, 0);
+    record(&s, SYNC_MSG_GOODBYE, "\0done", 5);
+    seed_save(&s, "link", "session");
+    sn_buf_free(&hello);
+    sn_buf_free(&unit);
+    list_free(&bodies);
 }
 
 void seeds_config(void)
