@@ -1,0 +1,236 @@
+/* fuzz/fuzz_common.c - the fuzz targets' shared harness (see fuzz_common.h). */
+#include "fuzz/fuzz_common.h"
+
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "schema/codec.h"
+
+void fuzz_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fuzz: check failed: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+/* ---- cutting an input into fields ---- */
+
+uint8_t fuzz_u8(fuzz_in *in)
+{
+    if (in->n == 0)
+        return 0;
+    in->n--;
+    return *in->p++;
+}
+
+uint16_t fuzz_u16(fuzz_in *in)
+{
+    uint16_t hi = fuzz_u8(in);
+    return (uint16_t)(hi << 8 | fuzz_u8(in));
+}
+
+uint64_t fuzz_u64(fuzz_in *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | fuzz_u8(in);
+    return v;
+}
+
+void fuzz_piece(fuzz_in *in, const uint8_t **p, size_t *n)
+{
+    size_t want = fuzz_u16(in);
+    *n = want < in->n ? want : in->n;
+    *p = in->p;
+    in->p += *n;
+    in->n -= *n;
+}
+
+int fuzz_run(const uint8_t *data, size_t size, const fuzz_mode *modes, size_t n,
+             const char *name)
+{
+    fuzz_init();
+    long mark = fuzz_live();
+    fuzz_in in = {data, size};
+    size_t pick = n > 1 ? fuzz_u8(&in) % n : 0;
+    modes[pick](&in);
+    fuzz_live_check(mark, name);
+    return 0;
+}
+
+int fuzz_put_piece(sn_buf *out, const uint8_t *p, size_t n, sn_err *err)
+{
+    if (n > UINT16_MAX)
+        return sn_err_set(err, SN_ETOOBIG, "a fuzz input piece of %zu bytes is too long", n);
+    int rc = sn_buf_put_u16be(out, (uint16_t)n, err);
+    return rc == 0 ? sn_buf_append(out, p, n, err) : rc;
+}
+
+/* ---- commit bodies ---- */
+
+/* Encode c into out (reset first): 0, or the encoder's code (c holds what it cannot). */
+static int encode_commit(const schema_commit *c, sn_buf *out)
+{
+    sn_err err = SN_ERR_INIT;
+    sn_buf_reset(out);
+    int rc = schema_commit_encode(c, out, &err);
+    fuzz_check_err(rc, &err, "schema_commit_encode");
+    return rc;
+}
+
+void fuzz_commit_body(const uint8_t *p, size_t n)
+{
+    sn_err err = SN_ERR_INIT;
+    schema_commit *c = NULL;
+    int rc = schema_commit_decode(p, n, &c, &err);
+    fuzz_check_err(rc, &err, "schema_commit_decode");
+    crdt_origin o;
+    uint64_t seq;
+    crdt_hlc hlc;
+    uint32_t version;
+    sn_err perr = SN_ERR_INIT;
+    int prc = schema_commit_peek(p, n, &o, &seq, &hlc, &version, &perr);
+    fuzz_check_err(prc, &perr, "schema_commit_peek");
+    if (rc != 0)
+        return;
+    if (prc != 0 || !crdt_origin_equal(&o, &c->origin) || seq != c->seq || hlc != c->hlc ||
+        version != c->schema_version)
+        fuzz_fail("schema_commit_peek disagrees with schema_commit_decode");
+    bool unknown = false;
+    rc = schema_commit_check(c, &unknown, &err);
+    fuzz_check_err(rc, &err, "schema_commit_check");
+    sn_buf once, twice;
+    sn_buf_init(&once, SCHEMA_COMMIT_MAX);
+    sn_buf_init(&twice, SCHEMA_COMMIT_MAX);
+    if (encode_commit(c, &once) == 0) {
+        schema_commit *again = NULL;
+        sn_err_clear(&err);
+        if (schema_commit_decode(once.data, once.len, &again, &err) != 0)
+            fuzz_fail("a decoded commit, encoded again, does not decode: %s", err.msg);
+        if (encode_commit(again, &twice) != 0)
+            fuzz_fail("a commit decoded from an encoding does not encode");
+        fuzz_check_same(once.data, once.len, twice.data, twice.len,
+                        "commit encoded, decoded and encoded again");
+        schema_commit_free(again);
+    }
+    sn_buf_free(&once);
+    sn_buf_free(&twice);
+    schema_commit_free(c);
+}
+
+/* ---- checks ---- */
+
+void fuzz_check_err(int rc, const sn_err *err, const char *what)
+{
+    if (rc >= 0)
+        return;
+    if (strcmp(sn_err_name(rc), "EUNKNOWN") == 0)
+        fuzz_fail("%s returned the unknown code %d", what, rc);
+    if (err->msg[0] == '\0')
+        fuzz_fail("%s failed with %s and no message", what, sn_err_name(rc));
+}
+
+void fuzz_check_same(const uint8_t *a, size_t an, const uint8_t *b, size_t bn, const char *what)
+{
+    if (an != bn)
+        fuzz_fail("%s: %zu bytes, then %zu", what, an, bn);
+    for (size_t i = 0; i < an; i++)
+        if (a[i] != b[i])
+            fuzz_fail("%s: byte %zu of %zu differs (0x%02x, then 0x%02x)", what, i, an, a[i],
+                      b[i]);
+}
+
+void fuzz_check_encoded(int rc, const sn_err *err, sn_buf *b, const uint8_t *p, size_t n,
+                        const char *what)
+{
+    if (rc != 0)
+        fuzz_fail("a decoded %s does not encode: %s", what, err->msg);
+    char again[96];
+    snprintf(again, sizeof again, "%s decoded and encoded again", what);
+    fuzz_check_same(p, n, b->data, b->len, again);
+    sn_buf_free(b);
+}
+
+long fuzz_live(void)
+{
+#ifdef SN_TESTABLE
+    return sn_alloc_live();
+#else
+    return 0;
+#endif
+}
+
+void fuzz_live_check(long mark, const char *what)
+{
+    long now = fuzz_live();
+    if (now != mark)
+        fuzz_fail("%s: %ld project allocations live, %ld before", what, now, mark);
+}
+
+/* ---- files and set-up ---- */
+
+static char g_dir[256];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void fuzz_remove_tree(const char *path) { nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS); }
+
+static void remove_dir(void)
+{
+    if (g_dir[0] != '\0')
+        fuzz_remove_tree(g_dir);
+}
+
+const char *fuzz_path(const char *name)
+{
+    static char path[512];
+    fuzz_init();
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    return path;
+}
+
+void fuzz_write_file(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || (n > 0 && fwrite(p, 1, n, f) != n) || fclose(f) != 0)
+        fuzz_fail("cannot write '%s'", path);
+}
+
+void fuzz_init(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    sn_err err = SN_ERR_INIT;
+    if (sn_hash_init(&err) != 0)
+        fuzz_fail("initialising libsodium: %s", err.msg);
+    sn_log_set_level(SN_LOG_ERROR);
+    /* Memory-backed when possible: the file targets write a file per input. */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "/dev/shm/outpost-fuzz-XXXXXX");
+    if (mkdtemp(g_dir) == NULL) {
+        snprintf(g_dir, sizeof g_dir, "%s/outpost-fuzz-XXXXXX",
+                 tmp != NULL && *tmp ? tmp : "/tmp");
+        if (mkdtemp(g_dir) == NULL)
+            fuzz_fail("cannot make a temporary directory from '%s'", g_dir);
+    }
+    atexit(remove_dir);
+}
