@@ -40,14 +40,6 @@ uint16_t fuzz_u16(fuzz_in *in)
     return (uint16_t)(hi << 8 | fuzz_u8(in));
 }
 
-uint64_t fuzz_u64(fuzz_in *in)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | fuzz_u8(in);
-    return v;
-}
-
 void fuzz_piece(fuzz_in *in, const uint8_t **p, size_t *n)
 {
     size_t want = fuzz_u16(in);

@@ -31,15 +31,9 @@ void fuzz_init(void);
 /* Abort with a message on stderr: a check of the code under test failed. */
 _Noreturn void fuzz_fail(const char *fmt, ...) SN_PRINTF(1, 2);
 
-/* ---- cutting an input into fields ---- */
+/* ---- running a target ---- */
 
-/* Fields are read from the front; a read past the end gives zeros or fewer bytes, never
- * fails, so every input means something. */
-typedef struct fuzz_in {
-    const uint8_t *p;
-    size_t n;
-} fuzz_in;
-
+typedef struct fuzz_in fuzz_in;
 /* One way a target reads its input: what follows the mode byte, or all of it. */
 typedef void (*fuzz_mode)(fuzz_in *in);
 
@@ -49,9 +43,17 @@ typedef void (*fuzz_mode)(fuzz_in *in);
 int fuzz_run(const uint8_t *data, size_t size, const fuzz_mode *modes, size_t n,
              const char *name);
 
+/* ---- cutting an input into fields ---- */
+
+/* Fields are read from the front; a read past the end gives zeros or fewer bytes, never
+ * fails, so every input means something. */
+struct fuzz_in {
+    const uint8_t *p;
+    size_t n;
+};
+
 uint8_t fuzz_u8(fuzz_in *in);
 uint16_t fuzz_u16(fuzz_in *in); /* big-endian */
-uint64_t fuzz_u64(fuzz_in *in); /* big-endian */
 /* A piece: u16be length, then that many bytes (fewer when the input ends first). */
 void fuzz_piece(fuzz_in *in, const uint8_t **p, size_t *n);
 /* The writing side, for fuzz/gen_seeds.c: append a piece to `out`. */
@@ -75,7 +77,7 @@ typedef struct fuzz_ids {
     uint8_t stream_key[32]; /* a secretstream key for the framing */
 } fuzz_ids;
 
-/* Made at fuzz_init; borrowed for the life of the process. */
+/* Made at the first call; borrowed for the life of the process. */
 const fuzz_ids *fuzz_keys(void);
 
 /* Start `hs` as the initiator or responder with its fixed static and ephemeral keys and
