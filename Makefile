@@ -18,11 +18,11 @@ WERROR   ?= 1
 WARN      = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wwrite-strings -Wpointer-arith -Wundef -Wvla -Wimplicit-fallthrough -Wcast-qual
 SN_CFLAGS = -std=c11 -D_GNU_SOURCE -MMD -MP -I. $(WARN) $(if $(filter 1,$(WERROR)),-Werror)
-PKGS      = sqlite3 libuv libsodium msgpack libxxhash inih
+PKGS      = sqlite3 libuv libsodium msgpack libxxhash inih libmicrohttpd
 SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -lsodium -lmsgpackc -lxxhash -linih)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsqlite3 -luv -lsodium -lmsgpackc -lxxhash -linih -lmicrohttpd)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
 LIB_SRC   = $(wildcard base/*.c crdt/*.c schema/*.c sync/*.c node/*.c)
