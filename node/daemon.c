@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "node/addr.h"
 #include "node/fileio.h"
 
 #define READ_BUF 65536u
@@ -350,28 +351,6 @@ static void on_connect(uv_connect_t *req, int status)
     }
 }
 
-/* "host:port" or "[v6]:port": host and port parts. */
-static int split_addr(const char *addr, char *host, size_t hcap, char *port, size_t pcap)
-{
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) >= pcap)
-        return -1;
-    const char *h = addr;
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= hcap)
-        return -1;
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    snprintf(port, pcap, "%s", colon + 1);
-    char *end;
-    long p = strtol(port, &end, 10);
-    return *end != '\0' || p < 0 || p > 65535 ? -1 : 0;
-}
-
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     dialer *dl = req->data;
@@ -405,7 +384,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 static void dial(dialer *dl)
 {
     char host[256], port[8];
-    if (split_addr(dl->addr, host, sizeof host, port, sizeof port) != 0) {
+    if (node_addr_split(dl->addr, host, sizeof host, port, sizeof port) != 0) {
         dial_failed(dl, "not HOST:PORT");
         return;
     }
@@ -481,18 +460,13 @@ static void close_any(uv_handle_t *h, void *arg)
 
 static int start_listen(daemon_t *d, sn_err *err)
 {
-    char host[256], port[8];
-    if (split_addr(d->o->listen, host, sizeof host, port, sizeof port) != 0)
-        return sn_err_set(err, SN_ECONFIG, "listen address '%s' is not HOST:PORT", d->o->listen);
     struct sockaddr_storage ss;
-    int portnum = (int)strtol(port, NULL, 10); /* checked by split_addr */
-    if (uv_ip4_addr(host, portnum, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(host, portnum, (struct sockaddr_in6 *)&ss) != 0)
-        return sn_err_set(err, SN_ECONFIG, "listen address '%s' needs a numeric IP address",
-                          d->o->listen);
+    int rc = node_addr_numeric("listen address", d->o->listen, &ss, err);
+    if (rc != 0)
+        return rc;
     uv_tcp_init(&d->loop, &d->server);
     d->server.data = d;
-    int rc = uv_tcp_bind(&d->server, (struct sockaddr *)&ss, 0);
+    rc = uv_tcp_bind(&d->server, (struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&d->server, 128, on_connection);
     if (rc != 0)
