@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "node/link_int.h"
+#include "node/status.h"
 #include "node/store_int.h"
 #include "node/trust.h"
 #include "node/units.h"
@@ -217,23 +218,41 @@ int link_exchange_pump(node_link *l, sn_err *err)
     return rc;
 }
 
+/* In sync: tell the peer what our state is for the vector we now hold, so it can see that
+ * the same commits gave the same state. Not when nothing moved and the last comparison
+ * between us was conclusive: a sync with nothing new stays as small as it was. */
+static int send_state(node_link *l, sn_err *err)
+{
+    if (l->stats.units_in == 0 && l->stats.units_out == 0 &&
+        (l->peer.digest_match == NODE_DIGEST_MATCH || l->peer.digest_match == NODE_DIGEST_DIFFER))
+        return 0;
+    uint8_t vector[16], digest[16], body[SYNC_STATE_LEN];
+    int rc = node_store_state_digest(l->st, vector, digest, err);
+    if (rc != 0)
+        return rc;
+    sync_state_encode(vector, digest, body);
+    return link_send(l, SYNC_MSG_STATE, body, sizeof body, err);
+}
+
 /* Both sides have sent all the other lacked and everything sent is acknowledged. */
 static int check_done(node_link *l, sn_err *err)
 {
     if (!l->caught_up_out || !l->caught_up_in || l->export_more ||
         l->units_acked != l->stats.units_out)
         return 0;
+    int rc = 0;
     if (!l->stats.caught_up) {
         l->stats.caught_up = true;
         l->peer.completed++;
         l->peer.last_sync_ms = node_now_ms(l->st);
         sn_log_info("sync %s %s: in sync (%" PRIu64 " units in, %" PRIu64 " out)", l->label,
                     l->peer_cert.name, l->stats.units_in, l->stats.units_out);
+        rc = send_state(l, err);
     }
-    if (!l->o.once || l->bye_out)
-        return 0;
+    if (rc != 0 || !l->o.once || l->bye_out)
+        return rc;
     /* Nothing more will come that we need: end now, not a round trip later. */
-    int rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
+    rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
     if (rc == 0)
         l->state = NODE_LINK_DONE;
     return rc;
@@ -417,6 +436,29 @@ static int take_proof(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     return 0;
 }
 
+/* The peer's state for the vector it holds: compared with ours when we hold the same. */
+static int take_state(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    uint8_t their_vector[16], their_digest[16], vector[16], digest[16];
+    int rc = sync_state_parse(p, n, their_vector, their_digest, err);
+    if (rc == 0)
+        rc = node_store_state_digest(l->st, vector, digest, err);
+    if (rc != 0)
+        return rc;
+    l->peer.digest_ms = node_now_ms(l->st);
+    if (memcmp(vector, their_vector, sizeof vector) != 0) {
+        l->peer.digest_match = NODE_DIGEST_OTHER;
+    } else if (memcmp(digest, their_digest, sizeof digest) == 0) {
+        l->peer.digest_match = NODE_DIGEST_MATCH;
+    } else {
+        l->peer.digest_match = NODE_DIGEST_DIFFER;
+        sn_log_error("sync %s %s: the same commits gave it a different state from ours "
+                     "(state digests differ for the same vector)", l->label,
+                     l->peer_cert.name);
+    }
+    return 0;
+}
+
 static int take_bye(node_link *l, const uint8_t *p, size_t n, sn_err *err)
 {
     uint8_t reason;
@@ -452,6 +494,7 @@ int link_exchange_message(node_link *l, uint8_t type, const uint8_t *body, size_
     case SYNC_MSG_CRL: return take_crl(l, body, n, err);
     case SYNC_MSG_HEADS: return take_heads(l, body, n, err);
     case SYNC_MSG_PROOF: return take_proof(l, body, n, err);
+    case SYNC_MSG_STATE: return take_state(l, body, n, err);
     case SYNC_MSG_PING: return n == 0 ? 0 : sn_err_set(err, SN_EPROTO, "PING with a body");
     case SYNC_MSG_NEED_FULL: return send_hello(l, true, err);
     case SYNC_MSG_CAUGHT_UP:
@@ -495,6 +538,13 @@ void link_exchange_finish(node_link *l)
         l->peer.last_error[sizeof l->peer.last_error - 1] = '\0';
         l->peer.last_error_ms = node_now_ms(l->st);
     }
-    if (node_peer_save(l->st, &l->peer, &err) != 0)
+    node_peer_session ps = {
+        .at_ms = node_now_ms(l->st),
+        .completed = l->stats.caught_up,
+        .failed = l->state == NODE_LINK_FAILED,
+        .bytes_in = l->stats.bytes_in,
+        .bytes_out = l->stats.bytes_out,
+    };
+    if (node_peer_save_session(l->st, &l->peer, &ps, &err) != 0)
         sn_log_warn("sync %s: could not record the session: %s", l->label, err.msg);
 }

@@ -18,6 +18,7 @@ const char *sync_msg_type_name(uint8_t type)
     case SYNC_MSG_CAUGHT_UP: return "CAUGHT_UP";
     case SYNC_MSG_NEED_FULL: return "NEED_FULL";
     case SYNC_MSG_PROOF: return "PROOF";
+    case SYNC_MSG_STATE: return "STATE";
     case SYNC_MSG_GOODBYE: return "GOODBYE";
     default: return "unknown";
     }
@@ -161,6 +162,24 @@ int sync_ack_parse(const uint8_t *p, size_t n, uint64_t *units, sn_err *err)
     if (n != SYNC_ACK_LEN)
         return sn_err_set(err, SN_EPROTO, "ACK of %zu bytes, expected %d", n, SYNC_ACK_LEN);
     *units = sn_load_u64be(p);
+    return 0;
+}
+
+void sync_state_encode(const uint8_t vector[16], const uint8_t digest[16],
+                       uint8_t out[SYNC_STATE_LEN])
+{
+    memcpy(out, vector, 16);
+    memcpy(out + 16, digest, 16);
+}
+
+int sync_state_parse(const uint8_t *p, size_t n, uint8_t vector[16], uint8_t digest[16],
+                     sn_err *err)
+{
+    if (n != SYNC_STATE_LEN)
+        return sn_err_set(err, SN_EPROTO, "STATE of %zu bytes, expected %d", n,
+                          SYNC_STATE_LEN);
+    memcpy(vector, p, 16);
+    memcpy(digest, p + 16, 16);
     return 0;
 }
 
