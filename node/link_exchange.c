@@ -37,6 +37,7 @@ static int send_hello(node_link *l, bool full, sn_err *err)
         h.flags = SYNC_HELLO_FULL;
         rc = crdt_vv_copy(&h.vv, &held, err);
         l->stats.hellos_full++;
+        l->full_hello = true;
     } else if (rc == 0) {
         sync_vv_digest(&l->peer.told, h.base);
         for (size_t i = 0; i < held.n && rc == 0; i++)
@@ -70,7 +71,7 @@ int link_exchange_start(node_link *l, sn_err *err)
     memcpy(l->peer.name, l->peer_cert.name, sizeof l->peer.name);
     l->peer.sessions++;
     l->peer.last_seen_ms = node_now_ms(l->st);
-    l->peer.skew_ms = l->stats.skew_ms;
+    l->peer.skew_ms = l->stats.clock_error_ms;
     l->window = l->peer.window != 0 ? l->peer.window : WINDOW_START;
     if (l->window > l->o.window_max)
         l->window = l->o.window_max;
@@ -218,14 +219,18 @@ int link_exchange_pump(node_link *l, sn_err *err)
     return rc;
 }
 
+/* Whether both sides send STATE when in sync: when units moved either way or a HELLO was
+ * full (a first meeting, or one side forgot). Both sides see the same, so each knows
+ * whether to wait for the other's; a sync with nothing new stays as small as it was. */
+static bool state_due(const node_link *l)
+{
+    return l->stats.units_in > 0 || l->stats.units_out > 0 || l->full_hello;
+}
+
 /* In sync: tell the peer what our state is for the vector we now hold, so it can see that
- * the same commits gave the same state. Not when nothing moved and the last comparison
- * between us was conclusive: a sync with nothing new stays as small as it was. */
+ * the same commits gave the same state. */
 static int send_state(node_link *l, sn_err *err)
 {
-    if (l->stats.units_in == 0 && l->stats.units_out == 0 &&
-        (l->peer.digest_match == NODE_DIGEST_MATCH || l->peer.digest_match == NODE_DIGEST_DIFFER))
-        return 0;
     uint8_t vector[16], digest[16], body[SYNC_STATE_LEN];
     int rc = node_store_state_digest(l->st, vector, digest, err);
     if (rc != 0)
@@ -247,9 +252,10 @@ static int check_done(node_link *l, sn_err *err)
         l->peer.last_sync_ms = node_now_ms(l->st);
         sn_log_info("sync %s %s: in sync (%" PRIu64 " units in, %" PRIu64 " out)", l->label,
                     l->peer_cert.name, l->stats.units_in, l->stats.units_out);
-        rc = send_state(l, err);
+        if (state_due(l))
+            rc = send_state(l, err);
     }
-    if (rc != 0 || !l->o.once || l->bye_out)
+    if (rc != 0 || !l->o.once || l->bye_out || (state_due(l) && !l->state_in))
         return rc;
     /* Nothing more will come that we need: end now, not a round trip later. */
     rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
@@ -269,6 +275,7 @@ static int take_hello(node_link *l, const uint8_t *p, size_t n, sn_err *err)
         return rc;
     }
     if (h.flags & SYNC_HELLO_FULL) {
+        l->full_hello = true;
         rc = crdt_vv_copy(&l->peer_vec, &h.vv, err);
     } else {
         uint8_t d[16];
@@ -456,7 +463,8 @@ static int take_state(node_link *l, const uint8_t *p, size_t n, sn_err *err)
                      "(state digests differ for the same vector)", l->label,
                      l->peer_cert.name);
     }
-    return 0;
+    l->state_in = true;
+    return check_done(l, err);
 }
 
 static int take_bye(node_link *l, const uint8_t *p, size_t n, sn_err *err)
@@ -518,7 +526,7 @@ void link_exchange_finish(node_link *l)
             return;
         memcpy(l->peer.name, l->peer_cert.name, sizeof l->peer.name);
         l->peer.last_seen_ms = node_now_ms(l->st);
-        l->peer.skew_ms = l->stats.skew_ms;
+        l->peer.skew_ms = l->stats.clock_error_ms;
         l->window = l->peer.window;
         l->unit_target = l->peer.unit_target;
     }
@@ -533,7 +541,8 @@ void link_exchange_finish(node_link *l)
     l->peer.unit_target = l->unit_target;
     l->peer.bytes_in += l->stats.bytes_in;
     l->peer.bytes_out += l->stats.bytes_out;
-    if (l->state == NODE_LINK_FAILED) {
+    /* A link that drops after reaching "in sync" is a link going down, not a failure. */
+    if (l->state == NODE_LINK_FAILED && !l->stats.caught_up) {
         memcpy(l->peer.last_error, l->error.msg, sizeof l->peer.last_error - 1);
         l->peer.last_error[sizeof l->peer.last_error - 1] = '\0';
         l->peer.last_error_ms = node_now_ms(l->st);
@@ -541,7 +550,7 @@ void link_exchange_finish(node_link *l)
     node_peer_session ps = {
         .at_ms = node_now_ms(l->st),
         .completed = l->stats.caught_up,
-        .failed = l->state == NODE_LINK_FAILED,
+        .failed = l->state == NODE_LINK_FAILED && !l->stats.caught_up,
         .bytes_in = l->stats.bytes_in,
         .bytes_out = l->stats.bytes_out,
     };

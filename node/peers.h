@@ -24,7 +24,8 @@ typedef struct node_peer {
                            * learned yet */
     uint64_t last_seen_ms, last_sync_ms; /* last handshake, last completed exchange */
     uint64_t bytes_in, bytes_out, sessions, completed;
-    int64_t skew_ms; /* its clock minus ours at the last handshake */
+    int64_t skew_ms; /* its machine's clock minus ours at the last handshake (before either
+                      * applies the correction learned from a hub) */
     char last_error[NODE_PEER_ERROR_MAX + 1];
     uint64_t last_error_ms;
     uint8_t digest_match; /* node_digest_match (node/status.h) of its last STATE */

@@ -276,7 +276,7 @@ static void judge(node_status_node *n, const node_status_limits *l, uint64_t now
     if (n->waiting > 0 && n->waiting_since_ms > 0 && now > n->waiting_since_ms &&
         now - n->waiting_since_ms > l->stuck_ms)
         a |= BIT(NODE_STATE_STUCK);
-    if (n->last_error_ms > 0 && n->last_error_ms >= n->last_sync_ms)
+    if (n->last_error_ms > n->last_sync_ms)
         a |= BIT(NODE_STATE_FAILING);
     uint64_t skew = n->skew_ms < 0 ? (uint64_t)-n->skew_ms : (uint64_t)n->skew_ms;
     if (n->last_seen_ms > 0 && skew > l->skew_ms)

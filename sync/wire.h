@@ -49,8 +49,10 @@ const char *sync_msg_type_name(uint8_t type);
 typedef struct sync_hs_payload {
     const uint8_t *cert; /* borrowed */
     size_t cert_len;
-    uint64_t time_ms;    /* the sender's wall clock */
+    uint64_t time_ms;    /* the sender's wall clock (corrected by offset_ms) */
     uint64_t crl_number; /* the highest revocation list the sender holds (0: none) */
+    int64_t offset_ms;   /* what the sender adds to its machine's clock (learned from a hub):
+                          * time_ms - offset_ms is what that clock says */
 } sync_hs_payload;
 
 SN_NODISCARD int sync_hs_payload_encode(const sync_hs_payload *p, sn_buf *out, sn_err *err);
