@@ -11,6 +11,7 @@
 #include "base/hash.h"
 #include "cli/args.h"
 #include "cli/output.h"
+#include "cli/status_view.h"
 
 static const cli_spec init_spec = {
     .path = "init",
@@ -241,6 +242,8 @@ int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
         rc = ctx->json ? status_json(&ctx->out, where, st, &counts, &held, &err)
                        : status_text(&ctx->out, where, st, &counts, &held, &err);
     }
+    if (rc == 0)
+        rc = cli_status_sync(ctx, st, &err);
     if (rc == 0)
         rc = cli_bundle_status(ctx, st, &err);
     if (rc == 0 && ctx->json)

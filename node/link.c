@@ -167,7 +167,8 @@ static int hs_payload(node_link *l, sn_buf *out, sn_err *err)
     rc = sync_cert_encode(&own, &cert, err);
     if (rc == 0) {
         sync_hs_payload p = {.cert = cert.data, .cert_len = cert.len,
-                             .time_ms = node_now_ms(l->st), .crl_number = crl.number};
+                             .time_ms = node_now_ms(l->st), .crl_number = crl.number,
+                             .offset_ms = node_store_clock_offset(l->st)};
         rc = sync_hs_payload_encode(&p, out, err);
     }
     sn_buf_free(&cert);
@@ -266,6 +267,7 @@ static int take_peer(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     int64_t offset = node_store_clock_offset(l->st);
     uint64_t raw = now_ms - (uint64_t)offset;
     l->stats.skew_ms = (int64_t)(pl.time_ms - now_ms);
+    l->stats.clock_error_ms = (int64_t)(pl.time_ms - (uint64_t)pl.offset_ms - raw);
     uint64_t max_skew = l->st->clock.max_skew_ms;
     l->stats.skew_flagged = pl.time_ms > now_ms + max_skew || now_ms > pl.time_ms + max_skew;
     if (c->type == SYNC_CERT_HUB && own.type != SYNC_CERT_HUB) {

@@ -51,6 +51,8 @@ typedef struct node_link_stats {
     uint64_t duplicate_units; /* received but holding nothing new */
     uint64_t hellos_full;     /* HELLOs sent with the whole vector */
     int64_t skew_ms;          /* peer clock minus ours at the handshake */
+    int64_t clock_error_ms;   /* the same for the machines' clocks, before either applies
+                               * the correction it learned from a hub */
     bool skew_flagged;        /* beyond the store's max skew */
     bool caught_up;           /* both sides sent all the other lacked, all acknowledged */
 } node_link_stats;

@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "node/link_int.h"
+#include "node/status.h"
 #include "node/store_int.h"
 #include "node/trust.h"
 #include "node/units.h"
@@ -36,6 +37,7 @@ static int send_hello(node_link *l, bool full, sn_err *err)
         h.flags = SYNC_HELLO_FULL;
         rc = crdt_vv_copy(&h.vv, &held, err);
         l->stats.hellos_full++;
+        l->full_hello = true;
     } else if (rc == 0) {
         sync_vv_digest(&l->peer.told, h.base);
         for (size_t i = 0; i < held.n && rc == 0; i++)
@@ -69,7 +71,7 @@ int link_exchange_start(node_link *l, sn_err *err)
     memcpy(l->peer.name, l->peer_cert.name, sizeof l->peer.name);
     l->peer.sessions++;
     l->peer.last_seen_ms = node_now_ms(l->st);
-    l->peer.skew_ms = l->stats.skew_ms;
+    l->peer.skew_ms = l->stats.clock_error_ms;
     l->window = l->peer.window != 0 ? l->peer.window : WINDOW_START;
     if (l->window > l->o.window_max)
         l->window = l->o.window_max;
@@ -217,23 +219,46 @@ int link_exchange_pump(node_link *l, sn_err *err)
     return rc;
 }
 
+/* Whether both sides send STATE when in sync: when units moved either way or a HELLO was
+ * full (a first meeting, or one side forgot). Both sides see the same, so each knows
+ * whether to wait for the other's; a sync with nothing new stays as small as it was. */
+static bool state_due(const node_link *l)
+{
+    return l->stats.units_in > 0 || l->stats.units_out > 0 || l->full_hello;
+}
+
+/* In sync: tell the peer what our state is for the vector we now hold, so it can see that
+ * the same commits gave the same state. */
+static int send_state(node_link *l, sn_err *err)
+{
+    uint8_t vector[16], digest[16], body[SYNC_STATE_LEN];
+    int rc = node_store_state_digest(l->st, vector, digest, err);
+    if (rc != 0)
+        return rc;
+    sync_state_encode(vector, digest, body);
+    return link_send(l, SYNC_MSG_STATE, body, sizeof body, err);
+}
+
 /* Both sides have sent all the other lacked and everything sent is acknowledged. */
 static int check_done(node_link *l, sn_err *err)
 {
     if (!l->caught_up_out || !l->caught_up_in || l->export_more ||
         l->units_acked != l->stats.units_out)
         return 0;
+    int rc = 0;
     if (!l->stats.caught_up) {
         l->stats.caught_up = true;
         l->peer.completed++;
         l->peer.last_sync_ms = node_now_ms(l->st);
         sn_log_info("sync %s %s: in sync (%" PRIu64 " units in, %" PRIu64 " out)", l->label,
                     l->peer_cert.name, l->stats.units_in, l->stats.units_out);
+        if (state_due(l))
+            rc = send_state(l, err);
     }
-    if (!l->o.once || l->bye_out)
-        return 0;
+    if (rc != 0 || !l->o.once || l->bye_out || (state_due(l) && !l->state_in))
+        return rc;
     /* Nothing more will come that we need: end now, not a round trip later. */
-    int rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
+    rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
     if (rc == 0)
         l->state = NODE_LINK_DONE;
     return rc;
@@ -250,6 +275,7 @@ static int take_hello(node_link *l, const uint8_t *p, size_t n, sn_err *err)
         return rc;
     }
     if (h.flags & SYNC_HELLO_FULL) {
+        l->full_hello = true;
         rc = crdt_vv_copy(&l->peer_vec, &h.vv, err);
     } else {
         uint8_t d[16];
@@ -417,6 +443,30 @@ static int take_proof(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     return 0;
 }
 
+/* The peer's state for the vector it holds: compared with ours when we hold the same. */
+static int take_state(node_link *l, const uint8_t *p, size_t n, sn_err *err)
+{
+    uint8_t their_vector[16], their_digest[16], vector[16], digest[16];
+    int rc = sync_state_parse(p, n, their_vector, their_digest, err);
+    if (rc == 0)
+        rc = node_store_state_digest(l->st, vector, digest, err);
+    if (rc != 0)
+        return rc;
+    l->peer.digest_ms = node_now_ms(l->st);
+    if (memcmp(vector, their_vector, sizeof vector) != 0) {
+        l->peer.digest_match = NODE_DIGEST_OTHER;
+    } else if (memcmp(digest, their_digest, sizeof digest) == 0) {
+        l->peer.digest_match = NODE_DIGEST_MATCH;
+    } else {
+        l->peer.digest_match = NODE_DIGEST_DIFFER;
+        sn_log_error("sync %s %s: the same commits gave it a different state from ours "
+                     "(state digests differ for the same vector)", l->label,
+                     l->peer_cert.name);
+    }
+    l->state_in = true;
+    return check_done(l, err);
+}
+
 static int take_bye(node_link *l, const uint8_t *p, size_t n, sn_err *err)
 {
     uint8_t reason;
@@ -452,6 +502,7 @@ int link_exchange_message(node_link *l, uint8_t type, const uint8_t *body, size_
     case SYNC_MSG_CRL: return take_crl(l, body, n, err);
     case SYNC_MSG_HEADS: return take_heads(l, body, n, err);
     case SYNC_MSG_PROOF: return take_proof(l, body, n, err);
+    case SYNC_MSG_STATE: return take_state(l, body, n, err);
     case SYNC_MSG_PING: return n == 0 ? 0 : sn_err_set(err, SN_EPROTO, "PING with a body");
     case SYNC_MSG_NEED_FULL: return send_hello(l, true, err);
     case SYNC_MSG_CAUGHT_UP:
@@ -475,7 +526,7 @@ void link_exchange_finish(node_link *l)
             return;
         memcpy(l->peer.name, l->peer_cert.name, sizeof l->peer.name);
         l->peer.last_seen_ms = node_now_ms(l->st);
-        l->peer.skew_ms = l->stats.skew_ms;
+        l->peer.skew_ms = l->stats.clock_error_ms;
         l->window = l->peer.window;
         l->unit_target = l->peer.unit_target;
     }
@@ -490,11 +541,19 @@ void link_exchange_finish(node_link *l)
     l->peer.unit_target = l->unit_target;
     l->peer.bytes_in += l->stats.bytes_in;
     l->peer.bytes_out += l->stats.bytes_out;
-    if (l->state == NODE_LINK_FAILED) {
+    /* A link that drops after reaching "in sync" is a link going down, not a failure. */
+    if (l->state == NODE_LINK_FAILED && !l->stats.caught_up) {
         memcpy(l->peer.last_error, l->error.msg, sizeof l->peer.last_error - 1);
         l->peer.last_error[sizeof l->peer.last_error - 1] = '\0';
         l->peer.last_error_ms = node_now_ms(l->st);
     }
-    if (node_peer_save(l->st, &l->peer, &err) != 0)
+    node_peer_session ps = {
+        .at_ms = node_now_ms(l->st),
+        .completed = l->stats.caught_up,
+        .failed = l->state == NODE_LINK_FAILED && !l->stats.caught_up,
+        .bytes_in = l->stats.bytes_in,
+        .bytes_out = l->stats.bytes_out,
+    };
+    if (node_peer_save_session(l->st, &l->peer, &ps, &err) != 0)
         sn_log_warn("sync %s: could not record the session: %s", l->label, err.msg);
 }

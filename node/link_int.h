@@ -58,6 +58,8 @@ struct node_link {
     crdt_vv hello_listed; /* origins the peer's last HELLO named (heads are sent for them) */
     crdt_vv sent;     /* peer_vec raised by every unit sent */
     bool hello_in, hello_out, heads_sent, caught_up_out, caught_up_in, bye_out, bye_in;
+    bool full_hello;    /* a full HELLO went either way this session */
+    bool state_in;      /* the peer's STATE came */
     bool export_more; /* the last export paused: more to cut */
     uint64_t units_acked, units_in_ok;
     uint32_t window;

@@ -7,6 +7,7 @@
  *       per column, in id order: u16 column id | u32 len | value (the displayed value)
  *         mv columns add:     u32 siblings, each 16 replica | u32 epoch | u64 seq |
  *                             u32 len | value, sorted by (replica, epoch, seq) */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "base/hash.h"
 #include "node/store_int.h"
 #include "sync/unit.h"
+#include "sync/wire.h"
 
 typedef struct dumper {
     sn_xxh128_state *h;
@@ -168,6 +170,52 @@ int node_store_digest(node_store *st, uint8_t out[16], sn_err *err)
         sn_xxh128_final(d.h, out);
     sn_xxh128_free(d.h);
     sn_buf_free(&d.b);
+    return rc;
+}
+
+/* XXH3-64 over every origin's (held, applied, bound): what the state is a function of. */
+static int state_key(node_store *st, uint64_t *key, sn_err *err)
+{
+    sn_buf b;
+    sn_buf_init(&b, SIZE_MAX);
+    int rc = 0;
+    for (uint32_t idx = 1; idx <= st->norigins && rc == 0; idx++) {
+        node_origin_state os;
+        rc = node_origin_state_get(st, idx, &os, err);
+        uint8_t t[24];
+        sn_store_u64be(t, os.held);
+        sn_store_u64be(t + 8, os.applied);
+        sn_store_u64be(t + 16, os.bound);
+        if (rc == 0)
+            rc = sn_buf_append(&b, t, sizeof t, err);
+    }
+    if (rc == 0)
+        *key = sn_xxh64(b.data, b.len);
+    sn_buf_free(&b);
+    return rc;
+}
+
+int node_store_state_digest(node_store *st, uint8_t vector[16], uint8_t digest[16],
+                            sn_err *err)
+{
+    crdt_vv held;
+    crdt_vv_init(&held);
+    uint64_t key = 0;
+    bool owned = node_read_begin(st);
+    int rc = node_store_held(st, &held, err);
+    if (rc == 0)
+        rc = state_key(st, &key, err);
+    if (rc == 0 && !(st->digest_cached && st->digest_key == key)) {
+        rc = node_store_digest(st, st->digest, err);
+        st->digest_cached = rc == 0;
+        st->digest_key = key;
+    }
+    node_read_end(st, owned);
+    if (rc == 0) {
+        sync_vv_digest(&held, vector);
+        memcpy(digest, st->digest, 16);
+    }
+    crdt_vv_free(&held);
     return rc;
 }
 

@@ -11,7 +11,7 @@
 #include "sync/cert.h"
 
 /* The on-disk layout version (PRAGMA user_version). */
-#define NODE_STORE_LAYOUT 7
+#define NODE_STORE_LAYOUT 8
 /* Commit log rows are keyed by (origin index << 40) | seq so one rowid B-tree keeps each
  * origin's commits together and in seq order. */
 #define NODE_SEQ_BITS 40
@@ -86,6 +86,11 @@ struct node_store {
     bool batch_lost;                /* SQLite abandoned the batch's transaction */
     sn_buf scratch;                 /* encoding buffer reused across commits */
     int64_t clock_offset_ms;        /* added to the wall clock (node/peers.h) */
+    /* The last state digest made for a STATE message, and the fingerprint of the origins'
+     * held, applied and bound seqs it was made at (store_digest.c). */
+    bool digest_cached;
+    uint64_t digest_key;
+    uint8_t digest[16];
 };
 
 /* Translate an SQLite failure into our codes, keeping SQLite's words. */

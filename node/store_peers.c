@@ -8,7 +8,8 @@
 
 #define PEER_COLS                                                                          \
     "replica, name, seen, told, window, last_seen_ms, last_sync_ms, bytes_in, bytes_out, " \
-    "sessions, completed, skew_ms, last_error, last_error_ms, unit_target"
+    "sessions, completed, skew_ms, last_error, last_error_ms, unit_target, digest_match, " \
+    "digest_ms"
 
 int node_vv_column(sqlite3_stmt *s, int i, crdt_vv *out, sn_err *err)
 {
@@ -51,6 +52,8 @@ static int peer_row(sqlite3_stmt *s, node_peer *p, sn_err *err)
     text_column(s, 12, p->last_error, sizeof p->last_error);
     p->last_error_ms = (uint64_t)sqlite3_column_int64(s, 13);
     p->unit_target = (uint32_t)sqlite3_column_int64(s, 14);
+    p->digest_match = (uint8_t)sqlite3_column_int(s, 15);
+    p->digest_ms = (uint64_t)sqlite3_column_int64(s, 16);
     return rc;
 }
 
@@ -88,12 +91,13 @@ static int bind_vv(sqlite3_stmt *s, int i, const crdt_vv *vv, sn_buf *b, sn_err 
     return rc;
 }
 
-int node_peer_save(node_store *st, const node_peer *p, sn_err *err)
+/* Write the peer's row (inside the caller's transaction). */
+static int peer_write(node_store *st, const node_peer *p, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = node_stmt_cached(st, "INSERT OR REPLACE INTO peer(" PEER_COLS ") VALUES"
-                              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                              &s);
+                              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+                              " ?16, ?17)", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "recording what is known of a peer");
     sn_buf b;
@@ -114,17 +118,95 @@ int node_peer_save(node_store *st, const node_peer *p, sn_err *err)
     sqlite3_bind_text(s, 13, p->last_error, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 14, (int64_t)p->last_error_ms);
     sqlite3_bind_int64(s, 15, p->unit_target);
+    sqlite3_bind_int(s, 16, p->digest_match);
+    sqlite3_bind_int64(s, 17, (int64_t)p->digest_ms);
     if (rc == 0)
-        rc = node_txn_begin(st, err);
-    if (rc == 0) {
-        int src = sqlite3_step(s);
-        if (src != SQLITE_DONE)
-            rc = node_store_fail(st, src, err, "recording what is known of a peer");
-        rc = node_txn_end(st, rc, err);
-    }
+        rc = node_stmt_exec(st, s, err, "recording what is known of a peer");
     node_stmt_release(st, s);
     sn_buf_free(&b);
     return rc;
+}
+
+int node_peer_save(node_store *st, const node_peer *p, sn_err *err)
+{
+    int rc = node_txn_begin(st, err);
+    if (rc == 0)
+        rc = peer_write(st, p, err);
+    return node_txn_end(st, rc, err);
+}
+
+#define DAY_MS UINT64_C(86400000)
+
+static int day_add(node_store *st, const uint8_t replica[CRDT_REPLICA_LEN],
+                   const node_peer_session *ps, sn_err *err)
+{
+    uint64_t day = ps->at_ms / DAY_MS;
+    sqlite3_stmt *s = NULL;
+    int rc = node_stmt_cached(st, "INSERT INTO peer_day(replica, day, sessions, completed,"
+                              " failed, bytes_in, bytes_out) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6)"
+                              " ON CONFLICT(replica, day) DO UPDATE SET"
+                              " sessions = sessions + 1, completed = completed + ?3,"
+                              " failed = failed + ?4, bytes_in = bytes_in + ?5,"
+                              " bytes_out = bytes_out + ?6", &s);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "recording a day's sessions with a peer");
+    sqlite3_bind_blob(s, 1, replica, CRDT_REPLICA_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)day);
+    sqlite3_bind_int(s, 3, ps->completed);
+    sqlite3_bind_int(s, 4, ps->failed);
+    sqlite3_bind_int64(s, 5, (int64_t)ps->bytes_in);
+    sqlite3_bind_int64(s, 6, (int64_t)ps->bytes_out);
+    rc = node_stmt_exec(st, s, err, "recording a day's sessions with a peer");
+    node_stmt_release(st, s);
+    if (rc != 0 || day < NODE_PEER_DAYS_KEPT)
+        return rc;
+    rc = node_stmt_cached(st, "DELETE FROM peer_day WHERE replica = ?1 AND day < ?2", &s);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "dropping old days of sessions");
+    sqlite3_bind_blob(s, 1, replica, CRDT_REPLICA_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)(day - NODE_PEER_DAYS_KEPT));
+    rc = node_stmt_exec(st, s, err, "dropping old days of sessions");
+    node_stmt_release(st, s);
+    return rc;
+}
+
+int node_peer_save_session(node_store *st, const node_peer *p, const node_peer_session *ps,
+                           sn_err *err)
+{
+    int rc = node_txn_begin(st, err);
+    if (rc == 0)
+        rc = peer_write(st, p, err);
+    if (rc == 0)
+        rc = day_add(st, p->replica, ps, err);
+    return node_txn_end(st, rc, err);
+}
+
+int node_peer_days(node_store *st, const uint8_t replica[CRDT_REPLICA_LEN], uint64_t since_day,
+                   node_peer_day_fn fn, void *ctx, sn_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = node_stmt_cached(st, "SELECT day, sessions, completed, failed, bytes_in, bytes_out"
+                              " FROM peer_day WHERE replica = ?1 AND day >= ?2 ORDER BY day", &s);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading the days of sessions with a peer");
+    sqlite3_bind_blob(s, 1, replica, CRDT_REPLICA_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (int64_t)since_day);
+    int res = 0;
+    while (res == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        node_peer_day d = {
+            .day = (uint64_t)sqlite3_column_int64(s, 0),
+            .sessions = (uint64_t)sqlite3_column_int64(s, 1),
+            .completed = (uint64_t)sqlite3_column_int64(s, 2),
+            .failed = (uint64_t)sqlite3_column_int64(s, 3),
+            .bytes_in = (uint64_t)sqlite3_column_int64(s, 4),
+            .bytes_out = (uint64_t)sqlite3_column_int64(s, 5),
+        };
+        res = fn(ctx, &d, err);
+    }
+    if (res == 0 && rc != SQLITE_DONE)
+        res = node_store_fail(st, rc, err, "reading the days of sessions with a peer");
+    node_stmt_release(st, s);
+    return res;
 }
 
 void node_peer_free(node_peer *p)

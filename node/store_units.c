@@ -385,14 +385,15 @@ static int wait_put(node_store *st, uint32_t idx, const unit_item *it, sn_err *e
         sn_err_hint(err, "import the earlier commits of that origin first");
         return SN_ETOOBIG;
     }
-    rc = node_stmt_cached(st, "INSERT OR IGNORE INTO unit_wait(origin, first, last, bytes)"
-                          " VALUES (?1, ?2, ?3, ?4)", &s);
+    rc = node_stmt_cached(st, "INSERT OR IGNORE INTO unit_wait(origin, first, last, bytes,"
+                          " since_ms) VALUES (?1, ?2, ?3, ?4, ?5)", &s);
     if (rc != SQLITE_OK)
         return node_store_fail(st, rc, err, "keeping a unit for later");
     sqlite3_bind_int64(s, 1, idx);
     sqlite3_bind_int64(s, 2, (int64_t)it->u.first);
     sqlite3_bind_int64(s, 3, (int64_t)it->u.cp.seq);
     sqlite3_bind_blob(s, 4, it->raw->p, (int)it->raw->n, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, (int64_t)node_now_ms(st));
     rc = node_stmt_exec(st, s, err, "keeping a unit for later");
     node_stmt_release(st, s);
     return rc;

@@ -18,6 +18,7 @@ const char *sync_msg_type_name(uint8_t type)
     case SYNC_MSG_CAUGHT_UP: return "CAUGHT_UP";
     case SYNC_MSG_NEED_FULL: return "NEED_FULL";
     case SYNC_MSG_PROOF: return "PROOF";
+    case SYNC_MSG_STATE: return "STATE";
     case SYNC_MSG_GOODBYE: return "GOODBYE";
     default: return "unknown";
     }
@@ -34,21 +35,25 @@ int sync_hs_payload_encode(const sync_hs_payload *p, sn_buf *out, sn_err *err)
         rc = sn_buf_put_u64be(out, p->time_ms, err);
     if (rc == 0)
         rc = sn_buf_put_u64be(out, p->crl_number, err);
+    if (rc == 0)
+        rc = sn_buf_put_u64be(out, (uint64_t)p->offset_ms, err);
     return rc;
 }
 
 int sync_hs_payload_parse(const uint8_t *p, size_t n, sync_hs_payload *out, sn_err *err)
 {
-    if (n < 2 + 16)
+    if (n < 2 + 24)
         return sn_err_set(err, SN_EPROTO, "handshake payload of %zu bytes is too short", n);
     size_t cl = sn_load_u16be(p);
-    if (n != 2 + cl + 16)
+    if (n != 2 + cl + 24)
         return sn_err_set(err, SN_EPROTO, "handshake payload of %zu bytes does not hold a "
-                          "certificate of %zu bytes and two times", n, cl);
+                          "certificate of %zu bytes, a time, a list number and an offset",
+                          n, cl);
     out->cert = p + 2;
     out->cert_len = cl;
     out->time_ms = sn_load_u64be(p + 2 + cl);
     out->crl_number = sn_load_u64be(p + 2 + cl + 8);
+    out->offset_ms = (int64_t)sn_load_u64be(p + 2 + cl + 16);
     return 0;
 }
 
@@ -161,6 +166,24 @@ int sync_ack_parse(const uint8_t *p, size_t n, uint64_t *units, sn_err *err)
     if (n != SYNC_ACK_LEN)
         return sn_err_set(err, SN_EPROTO, "ACK of %zu bytes, expected %d", n, SYNC_ACK_LEN);
     *units = sn_load_u64be(p);
+    return 0;
+}
+
+void sync_state_encode(const uint8_t vector[16], const uint8_t digest[16],
+                       uint8_t out[SYNC_STATE_LEN])
+{
+    memcpy(out, vector, 16);
+    memcpy(out + 16, digest, 16);
+}
+
+int sync_state_parse(const uint8_t *p, size_t n, uint8_t vector[16], uint8_t digest[16],
+                     sn_err *err)
+{
+    if (n != SYNC_STATE_LEN)
+        return sn_err_set(err, SN_EPROTO, "STATE of %zu bytes, expected %d", n,
+                          SYNC_STATE_LEN);
+    memcpy(vector, p, 16);
+    memcpy(digest, p + 16, 16);
     return 0;
 }
 

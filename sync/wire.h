@@ -23,9 +23,9 @@
 #define SYNC_WIRE_MAGIC_LEN 4
 #define SYNC_WIRE_PROLOGUE "outpost/noise/v1SNX1"
 /* The session's message set, in HELLO: a peer of another version is refused at HELLO with
- * both versions named (SN_EVERSION when it is newer). 2 added PROOF. The handshake, its
- * magic and prologue, are the same in both. */
-#define SYNC_WIRE_VERSION 2
+ * both versions named (SN_EVERSION when it is newer). 2 added PROOF, 3 STATE. The
+ * handshake, its magic and prologue, are the same in all. */
+#define SYNC_WIRE_VERSION 3
 
 typedef enum sync_msg_type {
     SYNC_MSG_HELLO = 0x01,     /* what the sender holds */
@@ -38,6 +38,7 @@ typedef enum sync_msg_type {
     SYNC_MSG_CAUGHT_UP = 0x08, /* everything the peer lacked has been sent; no body */
     SYNC_MSG_NEED_FULL = 0x09, /* the HELLO's base is unknown here: send the whole vector */
     SYNC_MSG_PROOF = 0x0A,     /* one proof of equivocation (sync/proof.h), after its certs */
+    SYNC_MSG_STATE = 0x0B,     /* in sync: the sender's held vector hash and state digest */
     SYNC_MSG_GOODBYE = 0x7F,   /* last message, sent with the stream's final tag */
 } sync_msg_type;
 
@@ -48,8 +49,10 @@ const char *sync_msg_type_name(uint8_t type);
 typedef struct sync_hs_payload {
     const uint8_t *cert; /* borrowed */
     size_t cert_len;
-    uint64_t time_ms;    /* the sender's wall clock */
+    uint64_t time_ms;    /* the sender's wall clock (corrected by offset_ms) */
     uint64_t crl_number; /* the highest revocation list the sender holds (0: none) */
+    int64_t offset_ms;   /* what the sender adds to its machine's clock (learned from a hub):
+                          * time_ms - offset_ms is what that clock says */
 } sync_hs_payload;
 
 SN_NODISCARD int sync_hs_payload_encode(const sync_hs_payload *p, sn_buf *out, sn_err *err);
@@ -89,6 +92,16 @@ void sync_hello_free(sync_hello *h);
 #define SYNC_ACK_LEN 8
 void sync_ack_encode(uint64_t units, uint8_t out[SYNC_ACK_LEN]);
 SN_NODISCARD int sync_ack_parse(const uint8_t *p, size_t n, uint64_t *units, sn_err *err);
+
+/* ---- STATE: vector u8[16] | digest u8[16] ----
+ * Sent once per session when both sides are in sync, so the receiver can tell whether the
+ * same commits gave the same state: `vector` is sync_vv_digest of the sender's held vector,
+ * `digest` its node_store_digest. */
+#define SYNC_STATE_LEN 32
+void sync_state_encode(const uint8_t vector[16], const uint8_t digest[16],
+                       uint8_t out[SYNC_STATE_LEN]);
+SN_NODISCARD int sync_state_parse(const uint8_t *p, size_t n, uint8_t vector[16],
+                                  uint8_t digest[16], sn_err *err);
 
 /* ---- CERTS: count u16 | count × (len u16 | certificate bytes) ---- */
 SN_NODISCARD int sync_certs_add(sn_buf *out, const uint8_t *cert, size_t n, sn_err *err);

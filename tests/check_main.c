@@ -47,6 +47,7 @@
     X(convergence_suite)                                                                   \
     X(sim_suite)                                                                           \
     X(node_bundle_suite)                                                                   \
+    X(node_status_suite)                                                                   \
     X(crash_suite)
 
 #define DECLARE(name) Suite *name(void) __attribute__((weak));
