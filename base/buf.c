@@ -56,22 +56,28 @@ int sn_buf_append_str(sn_buf *b, const char *s, sn_err *err)
     return sn_buf_append(b, s, strlen(s), err);
 }
 
+int sn_buf_vappendf(sn_buf *b, sn_err *err, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = n < 0 ? sn_err_set(err, SN_EINVAL, "cannot format '%s'", fmt)
+                   : sn_buf_reserve(b, (size_t)n + 1, err);
+    if (rc == 0) {
+        vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+    return rc;
+}
+
 int sn_buf_appendf(sn_buf *b, sn_err *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = sn_buf_vappendf(b, err, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return sn_err_set(err, SN_EINVAL, "cannot format '%s'", fmt);
-    int rc = sn_buf_reserve(b, (size_t)n + 1, err);
-    if (rc != 0)
-        return rc;
-    va_start(ap, fmt);
-    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 int sn_buf_put_u16be(sn_buf *b, uint16_t v, sn_err *err)

@@ -2,6 +2,7 @@
 #ifndef SN_BASE_BUF_H
 #define SN_BASE_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,8 @@ SN_NODISCARD int sn_buf_reserve(sn_buf *b, size_t extra, sn_err *err);
 SN_NODISCARD int sn_buf_append(sn_buf *b, const void *p, size_t n, sn_err *err);
 SN_NODISCARD int sn_buf_append_str(sn_buf *b, const char *s, sn_err *err);
 SN_NODISCARD int sn_buf_appendf(sn_buf *b, sn_err *err, const char *fmt, ...) SN_PRINTF(3, 4);
+SN_NODISCARD int sn_buf_vappendf(sn_buf *b, sn_err *err, const char *fmt, va_list ap)
+    SN_PRINTF(3, 0);
 /* Append big-endian integers. */
 SN_NODISCARD int sn_buf_put_u16be(sn_buf *b, uint16_t v, sn_err *err);
 SN_NODISCARD int sn_buf_put_u32be(sn_buf *b, uint32_t v, sn_err *err);
