@@ -135,4 +135,16 @@ SN_NODISCARD int node_status_json(const node_status_report *r, sn_buf *out, sn_e
 /* "3 d 4 h", "5 min", "12 s", "now": the two largest units of a duration. */
 void node_status_age(char *out, size_t cap, uint64_t ms);
 
+/* The report in the Prometheus text exposition format 0.0.4 (/metrics; the metrics are
+ * listed in node/status_metrics.c), appended to `out`. SN_ETOOBIG past out's limit,
+ * SN_ENOMEM. */
+SN_NODISCARD int node_status_metrics(const node_status_report *r, sn_buf *out, sn_err *err);
+
+/* The report as a self-contained HTML page (/): no external assets (inline CSS and SVG),
+ * refreshing itself every `refresh_s` seconds (0: never), one row per node with its state
+ * in words and colour and a chart of its last NODE_STATUS_DAYS days of sessions. Appended
+ * to `out`; SN_ETOOBIG past out's limit, SN_ENOMEM. */
+SN_NODISCARD int node_status_html(const node_status_report *r, unsigned refresh_s, sn_buf *out,
+                                  sn_err *err);
+
 #endif
