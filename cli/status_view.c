@@ -170,6 +170,5 @@ int cli_status_sync(cli_ctx *ctx, node_store *st, sn_err *err)
 
 void cli_status_limits(const cli_ctx *ctx, node_status_limits *out)
 {
-    (void)ctx; /* the [status] settings of the configuration, when it has them */
-    node_status_limits_default(out);
+    *out = ctx->config.limits; /* node_config_defaults starts from the defaults */
 }

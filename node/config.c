@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,14 @@
 
 #include "base/alloc.h"
 #include "crdt/hlc.h"
+#include "node/addr.h"
 
 void node_config_defaults(node_config *c)
 {
     *c = (node_config){.max_skew_ms = CRDT_HLC_DEFAULT_MAX_SKEW_MS, .log_level = SN_LOG_WARN,
                        .retry_max_ms = 300000};
     snprintf(c->listen, sizeof c->listen, "%s", NODE_CONFIG_LISTEN_DEFAULT);
+    node_status_limits_default(&c->limits);
 }
 
 int node_config_duration_ms(const char *text, uint64_t *out)
@@ -47,7 +50,7 @@ int node_config_duration_ms(const char *text, uint64_t *out)
 
 typedef struct parse_ctx {
     node_config *c;
-    char problem[256]; /* what was wrong with the setting on the failing line */
+    char problem[384]; /* what was wrong with the setting on the failing line */
 } parse_ctx;
 
 static int fail(parse_ctx *p, const char *section, const char *name, const char *why)
@@ -71,10 +74,85 @@ static int copy_setting(parse_ctx *p, const char *section, const char *name, con
     return 1;
 }
 
+/* The [status] thresholds that are durations, and the least each may be. */
+static const struct status_duration {
+    const char *name;
+    size_t off; /* of the uint64_t in node_status_limits */
+    uint64_t min_ms;
+    const char *expected;
+} status_durations[] = {
+    {"silent_after", offsetof(node_status_limits, silent_ms), 1000,
+     "expected a duration of at least 1s, such as 1d"},
+    {"skew", offsetof(node_status_limits, skew_ms), 1,
+     "expected a positive duration, such as 2m"},
+    {"stuck_after", offsetof(node_status_limits, stuck_ms), 1000,
+     "expected a duration of at least 1s, such as 1h"},
+    {"expiring", offsetof(node_status_limits, expiring_ms), 0,
+     "expected a duration, such as 30d (0d: never warn)"},
+};
+
+static int on_status(parse_ctx *p, const char *section, const char *name, const char *value)
+{
+    node_config *c = p->c;
+    if (strcmp(name, "http") == 0) {
+        struct sockaddr_storage ss;
+        if (strcmp(value, "off") != 0 && node_addr_numeric("address", value, &ss, NULL) != 0)
+            return fail(p, section, name,
+                        "expected a numeric IP:PORT such as 127.0.0.1:7480, or off");
+        return copy_setting(p, section, name, value, c->http, sizeof c->http);
+    }
+    if (strcmp(name, "behind") == 0) {
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0)
+            return fail(p, section, name, "expected a number of commits, such as 100");
+        c->limits.behind = v;
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof status_durations / sizeof status_durations[0]; i++) {
+        const struct status_duration *d = &status_durations[i];
+        if (strcmp(name, d->name) != 0)
+            continue;
+        uint64_t ms;
+        if (node_config_duration_ms(value, &ms) != 0 || ms < d->min_ms)
+            return fail(p, section, name, d->expected);
+        memcpy((unsigned char *)&c->limits + d->off, &ms, sizeof ms);
+        return 1;
+    }
+    return fail(p, section, name,
+                "unknown setting (known: http, silent_after, behind, skew, stuck_after, "
+                "expiring)");
+}
+
+/* [expect] NAME = DURATION: how often the node with certificate name NAME is expected. */
+static int on_expect(parse_ctx *p, const char *section, const char *name, const char *value)
+{
+    node_status_limits *l = &p->c->limits;
+    size_t cap = sizeof l->expect / sizeof l->expect[0];
+    if (strlen(name) >= sizeof l->expect[0].name)
+        return fail(p, section, name, "a certificate name is at most 64 bytes long");
+    for (size_t i = 0; i < l->nexpect; i++)
+        if (strcmp(l->expect[i].name, name) == 0)
+            return fail(p, section, name, "this node is listed twice");
+    if (l->nexpect == cap)
+        return fail(p, section, name, "at most 32 nodes may have their own interval");
+    uint64_t ms;
+    if (node_config_duration_ms(value, &ms) != 0 || ms < 1000)
+        return fail(p, section, name, "expected a duration of at least 1s, such as 7d");
+    snprintf(l->expect[l->nexpect].name, sizeof l->expect[0].name, "%s", name);
+    l->expect[l->nexpect++].silent_ms = ms;
+    return 1;
+}
+
 static int on_setting(void *user, const char *section, const char *name, const char *value)
 {
     parse_ctx *p = user;
     node_config *c = p->c;
+    if (strcmp(section, "status") == 0)
+        return on_status(p, section, name, value);
+    if (strcmp(section, "expect") == 0)
+        return on_expect(p, section, name, value);
     if (strcmp(section, "node") == 0 && strcmp(name, "store") == 0)
         return copy_setting(p, section, name, value, c->store, sizeof c->store);
     if (strcmp(section, "node") == 0 && strcmp(name, "name") == 0)
@@ -114,7 +192,8 @@ static int on_setting(void *user, const char *section, const char *name, const c
     }
     return fail(p, section, name,
                 "unknown setting (known: [node] store, name; [clock] max_skew; "
-                "[sync] listen, hub, retry_max; [log] level, journal)");
+                "[sync] listen, hub, retry_max; [status] http, silent_after, behind, skew, "
+                "stuck_after, expiring; [expect] NAME; [log] level, journal)");
 }
 
 /* libinih (Debian's build) splits lines longer than this; refuse them clearly instead. */

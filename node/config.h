@@ -9,6 +9,16 @@
  *   listen = 0.0.0.0:7420          ; where `outpost serve` accepts peers ("off": nowhere)
  *   hub = hub.example.org:7420     ; a hub to keep a session with (repeat for more, up to 8)
  *   retry_max = 5m                 ; longest wait between redials after failures
+ *   [status]                       ; the operator's view (node/status.h, node/http.h)
+ *   http = 127.0.0.1:7480          ; /, /status.json, /metrics ("off": none); the default
+ *                                  ; applies to a hub, other nodes serve only when it is set
+ *   silent_after = 1d              ; not heard from for longer: silent
+ *   behind = 100                   ; lacking more commits than this: behind
+ *   skew = 2m                      ; clock off by more at the handshake: skewed
+ *   stuck_after = 1h               ; commits waiting on a gap for longer: stuck
+ *   expiring = 30d                 ; certificate expiring within: expiring (0d: never)
+ *   [expect]                       ; nodes expected less (or more) often than silent_after,
+ *   HMS Example = 7d               ; by certificate name (up to 32; no '=', ':' or ';')
  *   [log]
  *   level = info                   ; error, warn, info or debug
  *   journal = false                ; true: "<N>" priority prefixes for systemd's journal
@@ -23,9 +33,11 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "node/status.h"
 
 #define NODE_CONFIG_DEFAULT_PATH "/etc/outpost/outpost.conf"
 #define NODE_CONFIG_LISTEN_DEFAULT "0.0.0.0:7420"
+#define NODE_CONFIG_HTTP_DEFAULT "127.0.0.1:7480"
 
 typedef struct node_config {
     char store[4096];  /* "" when not set */
@@ -35,12 +47,15 @@ typedef struct node_config {
     char hubs[8][256];
     size_t nhubs;
     uint64_t retry_max_ms;
+    char http[128];              /* [status] http; "" when not set, "off" = none */
+    node_status_limits limits;   /* [status] thresholds, [expect] intervals */
     sn_log_level log_level;
     bool log_journal;
 } node_config;
 
 /* Defaults: no store, no name, 5 minutes, listen on port 7420, no hubs, redial at most
- * every 5 minutes, warn, no journal prefixes. */
+ * every 5 minutes, status endpoints not set (NODE_CONFIG_HTTP_DEFAULT on a hub), the
+ * limits of node_status_limits_default, warn, no journal prefixes. */
 void node_config_defaults(node_config *c);
 
 /* Read `path` over the values in *c. With `optional` a missing file is not an error (the

@@ -1,13 +1,16 @@
 /* tests/check_node_config.c - the configuration file (node/config.h): defaults, a full good
- * file, durations, every kind of bad file (refused whole, naming file, line and section,
- * leaving the caller's values untouched), and missing files. */
+ * file, the status limits and per-node intervals, durations and addresses, every kind of
+ * bad file (refused whole, naming file, line and section, leaving the caller's values
+ * untouched), and missing files. */
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "node/addr.h"
 #include "node/config.h"
 #include "tests/node_fixture.h"
 
@@ -21,12 +24,26 @@ static void write_conf(char *out, const char *name, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+static bool same_limits(const node_status_limits *a, const node_status_limits *b)
+{
+    if (a->silent_ms != b->silent_ms || a->behind != b->behind || a->skew_ms != b->skew_ms ||
+        a->stuck_ms != b->stuck_ms || a->expiring_ms != b->expiring_ms ||
+        a->nexpect != b->nexpect)
+        return false;
+    for (size_t i = 0; i < a->nexpect; i++)
+        if (strcmp(a->expect[i].name, b->expect[i].name) != 0 ||
+            a->expect[i].silent_ms != b->expect[i].silent_ms)
+            return false;
+    return true;
+}
+
 /* a and b hold the same settings. */
 static bool same_config(const node_config *a, const node_config *b)
 {
     return strcmp(a->store, b->store) == 0 && strcmp(a->name, b->name) == 0 &&
            a->max_skew_ms == b->max_skew_ms && a->log_level == b->log_level &&
-           a->log_journal == b->log_journal;
+           a->log_journal == b->log_journal && strcmp(a->http, b->http) == 0 &&
+           same_limits(&a->limits, &b->limits);
 }
 
 /* A configuration unlike the defaults in every field, as a bad load must leave it. */
@@ -39,6 +56,12 @@ static node_config custom(void)
     c.max_skew_ms = 42000;
     c.log_level = SN_LOG_ERROR;
     c.log_journal = true;
+    snprintf(c.http, sizeof c.http, "10.0.0.1:9000");
+    c.limits.behind = 5;
+    c.limits.silent_ms = 7000;
+    snprintf(c.limits.expect[0].name, sizeof c.limits.expect[0].name, "Before Ship");
+    c.limits.expect[0].silent_ms = 9000;
+    c.limits.nexpect = 1;
     return c;
 }
 
@@ -54,6 +77,10 @@ START_TEST(test_config_defaults)
     ck_assert_uint_eq(c.max_skew_ms, 5 * 60 * 1000);
     ck_assert_int_eq(c.log_level, SN_LOG_WARN);
     ck_assert(!c.log_journal);
+    ck_assert_str_eq(c.http, "");
+    node_status_limits want;
+    node_status_limits_default(&want);
+    ck_assert(same_limits(&c.limits, &want));
 }
 END_TEST
 
@@ -148,6 +175,74 @@ START_TEST(test_config_long_store_path_accepted)
     ck_assert_uint_eq(strlen(c.store), 180);
     ck_assert_str_eq(c.store, store);
     ck_assert_str_eq(c.name, "Long");
+}
+END_TEST
+
+/* The [status] and [expect] example of node/config.h, comments and all. */
+START_TEST(test_config_status_sections)
+{
+    sn_err err = SN_ERR_INIT;
+    char path[4096];
+    write_conf(path, "status.conf",
+               "[status]                       ; the operator's view\n"
+               "http = 127.0.0.1:7480          ; /, /status.json, /metrics\n"
+               "silent_after = 2d              ; not heard from for longer: silent\n"
+               "behind = 0                     ; lacking more commits than this: behind\n"
+               "skew = 30s                     ; clock off by more at the handshake\n"
+               "stuck_after = 90m              ; commits waiting on a gap for longer\n"
+               "expiring = 0d                  ; never warn\n"
+               "[expect]                       ; nodes expected less often\n"
+               "HMS Example = 7d               ; by certificate name\n"
+               "Camp North (Forward) = 12h\n");
+    node_config c;
+    node_config_defaults(&c);
+    CK_OK(node_config_load(&c, path, false, &err));
+    ck_assert_str_eq(c.http, "127.0.0.1:7480");
+    ck_assert_uint_eq(c.limits.silent_ms, 2 * 86400000);
+    ck_assert_uint_eq(c.limits.behind, 0);
+    ck_assert_uint_eq(c.limits.skew_ms, 30000);
+    ck_assert_uint_eq(c.limits.stuck_ms, 90 * 60000);
+    ck_assert_uint_eq(c.limits.expiring_ms, 0);
+    ck_assert_uint_eq(c.limits.nexpect, 2);
+    ck_assert_str_eq(c.limits.expect[0].name, "HMS Example");
+    ck_assert_uint_eq(c.limits.expect[0].silent_ms, 7 * 86400000);
+    ck_assert_str_eq(c.limits.expect[1].name, "Camp North (Forward)");
+    ck_assert_uint_eq(c.limits.expect[1].silent_ms, 12 * 3600000);
+
+    write_conf(path, "off.conf", "[status]\nhttp = off\n[status]\nhttp = [::1]:0\n");
+    CK_OK(node_config_load(&c, path, false, &err));
+    ck_assert_str_eq(c.http, "[::1]:0");
+    write_conf(path, "off.conf", "[status]\nhttp = off\n");
+    CK_OK(node_config_load(&c, path, false, &err));
+    ck_assert_str_eq(c.http, "off");
+}
+END_TEST
+
+/* Addresses: split for dialling (names allowed), numeric for listening. */
+START_TEST(test_config_addresses)
+{
+    sn_err err = SN_ERR_INIT;
+    char host[64], port[8];
+    ck_assert_int_eq(node_addr_split("hub.example.org:7420", host, sizeof host, port,
+                                     sizeof port), 0);
+    ck_assert_str_eq(host, "hub.example.org");
+    ck_assert_str_eq(port, "7420");
+    ck_assert_int_eq(node_addr_split("[fe80::1]:0", host, sizeof host, port, sizeof port), 0);
+    ck_assert_str_eq(host, "fe80::1");
+    static const char *const bad[] = {"hub", "hub:", ":80", "hub:65536", "hub:+80", "hub: 80",
+                                      "hub:0x50", "[]:80", "hub:123456"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(node_addr_split(bad[i], host, sizeof host, port, sizeof port) == SN_EINVAL,
+                      "'%s' accepted", bad[i]);
+    struct sockaddr_storage ss;
+    CK_OK(node_addr_numeric("status address", "127.0.0.1:7480", &ss, &err));
+    ck_assert_int_eq(ss.ss_family, AF_INET);
+    CK_OK(node_addr_numeric("status address", "[::1]:0", &ss, &err));
+    ck_assert_int_eq(ss.ss_family, AF_INET6);
+    CK_FAILS(node_addr_numeric("status address", "localhost:7480", &ss, &err), SN_ECONFIG);
+    ck_assert_str_eq(err.msg, "status address 'localhost:7480' needs a numeric IP address");
+    CK_FAILS(node_addr_numeric("status address", "127.0.0.1", &ss, &err), SN_ECONFIG);
+    ck_assert_str_eq(err.msg, "status address '127.0.0.1' is not HOST:PORT");
 }
 END_TEST
 
@@ -303,6 +398,56 @@ START_TEST(test_config_bad_file_leaves_values_unchanged)
 }
 END_TEST
 
+START_TEST(test_config_bad_status)
+{
+    static const struct {
+        const char *line, *says;
+    } cases[] = {
+        {"http = localhost:7480", "numeric IP:PORT"},
+        {"http = 127.0.0.1", "numeric IP:PORT"},
+        {"http = 127.0.0.1:99999", "numeric IP:PORT"},
+        {"http = on", "or off"},
+        {"http =", "http"},
+        {"behind = -1", "number of commits"},
+        {"behind = lots", "number of commits"},
+        {"behind = 1e3", "number of commits"},
+        {"behind = 99999999999999999999999", "number of commits"},
+        {"silent_after = 500ms", "at least 1s"},
+        {"silent_after = 0s", "at least 1s"},
+        {"skew = 0s", "positive duration"},
+        {"stuck_after = soon", "such as 1h"},
+        {"expiring = 30", "such as 30d"},
+        {"colour = red", "known: http, silent_after"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256], name[64];
+        snprintf(text, sizeof text, "[log]\nlevel = info\n[status]\n%s\n", cases[i].line);
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(cases[i].line, " "), cases[i].line);
+        expect_bad("bad-status.conf", text, 4, SAYS("[status]", name, cases[i].says));
+    }
+}
+END_TEST
+
+START_TEST(test_config_bad_expect)
+{
+    expect_bad("expect-twice.conf", "[expect]\nShip = 7d\nCamp = 1d\nShip = 2d\n", 4,
+               SAYS("[expect] Ship", "listed twice"));
+    expect_bad("expect-duration.conf", "[expect]\nShip = weekly\n", 2,
+               SAYS("[expect] Ship", "such as 7d"));
+    expect_bad("expect-zero.conf", "[expect]\nShip = 0d\n", 2, SAYS("[expect] Ship", "1s"));
+    char text[4096], name[80];
+    memset(name, 'n', 65);
+    name[65] = '\0';
+    snprintf(text, sizeof text, "[expect]\n%s = 1d\n", name);
+    expect_bad("expect-long.conf", text, 2, SAYS("[expect]", "at most 64 bytes"));
+    /* 32 nodes fit: with custom()'s one already there, the file's 32nd is refused. */
+    size_t n = (size_t)snprintf(text, sizeof text, "[expect]\n");
+    for (int i = 1; i <= 32; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "Site %d = 1d\n", i);
+    expect_bad("expect-many.conf", text, 33, SAYS("[expect] Site 32", "at most 32"));
+}
+END_TEST
+
 /* ===== missing and unreadable files ==================================================== */
 
 START_TEST(test_config_missing_file)
@@ -348,6 +493,8 @@ Suite *node_config_suite(void)
     tcase_add_test(tc, test_config_partial_file_keeps_other_values);
     tcase_add_test(tc, test_config_long_store_path_accepted);
     tcase_add_test(tc, test_config_durations);
+    tcase_add_test(tc, test_config_status_sections);
+    tcase_add_test(tc, test_config_addresses);
     tc = fixture_tcase(s, "bad");
     tcase_add_test(tc, test_config_unknown_setting);
     tcase_add_test(tc, test_config_unknown_section);
@@ -360,6 +507,8 @@ Suite *node_config_suite(void)
     tcase_add_test(tc, test_config_line_without_equals);
     tcase_add_test(tc, test_config_first_error_is_reported);
     tcase_add_test(tc, test_config_bad_file_leaves_values_unchanged);
+    tcase_add_test(tc, test_config_bad_status);
+    tcase_add_test(tc, test_config_bad_expect);
     tc = fixture_tcase(s, "files");
     tcase_add_test(tc, test_config_missing_file);
     tcase_add_test(tc, test_config_directory_is_not_a_file);
