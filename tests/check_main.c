@@ -35,6 +35,7 @@
     X(node_history_suite)                                                                  \
     X(node_config_suite)                                                                   \
     X(node_status_render_suite)                                                            \
+    X(node_http_suite)                                                                     \
     X(node_restore_suite)                                                                  \
     X(node_link_suite)                                                                     \
     X(node_link_attack_suite)                                                              \
