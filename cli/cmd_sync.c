@@ -1,5 +1,6 @@
-/* cli/cmd_sync.c - `outpost serve` (the sync daemon) and `outpost sync PEER` (one session
- * with a peer, for scripts and for links that come and go): node/daemon.h over TCP. */
+/* cli/cmd_sync.c - `outpost serve` (the sync daemon, and the status endpoints of
+ * node/http.h) and `outpost sync PEER` (one session with a peer, for scripts and for links
+ * that come and go): node/daemon.h over TCP. */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -8,11 +9,15 @@
 #include "base/log.h"
 #include "cli/args.h"
 #include "cli/output.h"
+#include "node/config.h"
 #include "node/daemon.h"
+#include "node/trust.h"
 
 static const cli_spec serve_spec = {
     .path = "serve",
-    .synopsis = "[--listen HOST:PORT|off] [--hub HOST:PORT[,HOST:PORT...]] [--port-file FILE]",
+    .synopsis = "[--listen HOST:PORT|off] [--hub HOST:PORT[,HOST:PORT...]]\n"
+                "                     [--port-file FILE] [--http IP:PORT|off] "
+                "[--http-port-file FILE]",
     .min_pos = 0,
     .max_pos = 0,
     .help = "Run the sync daemon: accept enrolled peers on the listen address, keep a\n"
@@ -26,7 +31,13 @@ static const cli_spec serve_spec = {
             "Options (each overrides the configuration's [sync] section):\n"
             "  --listen ADDR    where to accept peers (default 0.0.0.0:7420; off: nowhere)\n"
             "  --hub LIST       hub addresses to keep a session with, comma-separated\n"
-            "  --port-file FILE write the listening port there (useful with port 0)\n",
+            "  --port-file FILE write the listening port there (useful with port 0)\n"
+            "\n"
+            "The status endpoints for operators (overriding [status] http): the page at /,\n"
+            "/status.json and /metrics (Prometheus). A hub serves them on 127.0.0.1:7480\n"
+            "unless told otherwise; other nodes only when an address is given.\n"
+            "  --http ADDR      where to serve them (a numeric IP:PORT; off: nowhere)\n"
+            "  --http-port-file FILE  write their port there (useful with port 0)\n",
 };
 
 static const cli_spec sync_spec = {
@@ -71,14 +82,38 @@ static void log_at_least_info(const cli_ctx *ctx)
         sn_log_set_level(SN_LOG_INFO);
 }
 
+/* Where the status endpoints go: --http, else [status] http, else the default on a hub;
+ * NULL when nowhere. */
+static int status_address(const cli_ctx *ctx, node_store *st, const char *flag,
+                          const char **out, sn_err *err)
+{
+    const char *addr = flag != NULL ? flag : ctx->config.http;
+    if (addr[0] == '\0') {
+        sync_cert own;
+        int rc = node_trust_own(st, &own, err);
+        if (rc == SN_ENOTFOUND) {
+            sn_err_clear(err); /* not enrolled: not a hub */
+            own.type = 0;
+        } else if (rc != 0) {
+            return rc;
+        }
+        addr = own.type == SYNC_CERT_HUB ? NODE_CONFIG_HTTP_DEFAULT : "off";
+    }
+    *out = strcmp(addr, "off") == 0 ? NULL : addr;
+    return 0;
+}
+
 int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
 {
-    const char *listen = NULL, *hub = NULL, *port_file = NULL;
+    const char *listen = NULL, *hub = NULL, *port_file = NULL, *http = NULL,
+               *http_port_file = NULL;
     const cli_opt opts[] = {{.name = "listen", .value = &listen},
                             {.name = "hub", .value = &hub},
-                            {.name = "port-file", .value = &port_file}};
+                            {.name = "port-file", .value = &port_file},
+                            {.name = "http", .value = &http},
+                            {.name = "http-port-file", .value = &http_port_file}};
     cli_parsed p;
-    int ex = cli_args_parse(ctx, &serve_spec, opts, 3, argc, argv, &p);
+    int ex = cli_args_parse(ctx, &serve_spec, opts, 5, argc, argv, &p);
     if (ex != 0 || p.help)
         return ex != 0 ? ex : cli_help(ctx, &serve_spec);
     node_daemon_opts o = {.retry_max_ms = ctx->config.retry_max_ms, .port_file = port_file};
@@ -102,6 +137,15 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
     sn_err err = SN_ERR_INIT;
     node_store *st = NULL;
     int rc = cli_store_open(ctx, &st, &err);
+    node_http_opts ho = {.port_file = http_port_file, .limits = ctx->config.limits};
+    if (rc == 0)
+        rc = status_address(ctx, st, http, &ho.addr, &err);
+    if (rc == 0 && ho.addr == NULL && http_port_file != NULL) {
+        node_store_close(st);
+        return cli_usage_error("serve", "--http-port-file without status endpoints: give "
+                               "--http IP:PORT");
+    }
+    o.http = ho.addr != NULL ? &ho : NULL;
     if (rc == 0)
         rc = node_daemon_run(st, &o, NULL, &err);
     node_store_close(st);

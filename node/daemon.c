@@ -54,6 +54,9 @@ struct daemon {
     bool listening;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
+    node_http *http;       /* the status endpoints, or NULL */
+    uv_timer_t status;     /* refreshes their snapshot */
+    bool status_failing;   /* the last build failed (logged once until one succeeds) */
     dialer dialers[NODE_DAEMON_DIAL_MAX];
     conn *conns;
     uint64_t data_version;
@@ -438,6 +441,22 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+/* The status endpoints' snapshot: rebuilt here, on the loop thread, when it is due. */
+static void on_status_tick(uv_timer_t *t)
+{
+    daemon_t *d = t->data;
+    sn_err err = SN_ERR_INIT;
+    bool built = false;
+    if (node_http_refresh(d->http, d->st, &built, &err) != 0) {
+        if (!d->status_failing)
+            sn_log_warn("status endpoints: %s (the last report stays served)", err.msg);
+        d->status_failing = true;
+    } else if (built && d->status_failing) {
+        sn_log_info("status endpoints: the report builds again");
+        d->status_failing = false;
+    }
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     daemon_t *d = s->data;
@@ -509,7 +528,14 @@ int node_daemon_run(node_store *st, const node_daemon_opts *o, node_daemon_repor
         sn_err_clear(err); /* the first poll tries again */
     if (o->listen != NULL && o->listen[0] != '\0' && !o->once)
         rc = start_listen(d, err);
+    if (rc == 0 && o->http != NULL && !o->once)
+        rc = node_http_open(&d->http, st, o->http, err);
     if (rc == 0) {
+        if (d->http != NULL) {
+            uv_timer_init(&d->loop, &d->status);
+            d->status.data = d;
+            uv_timer_start(&d->status, on_status_tick, 250, 250);
+        }
         uv_timer_init(&d->loop, &d->tick);
         d->tick.data = d;
         uint64_t poll = o->poll_ms != 0 ? o->poll_ms : 250;
@@ -546,6 +572,7 @@ int node_daemon_run(node_store *st, const node_daemon_opts *o, node_daemon_repor
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&d->loop) != 0)
         sn_log_debug("outpost serve: event loop closed with handles open");
+    node_http_close(d->http);
     if (report != NULL)
         *report = d->report;
     sn_free(d);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "node/http.h"
 #include "node/link.h"
 #include "node/store.h"
 
@@ -36,6 +37,9 @@ typedef struct node_daemon_opts {
     uint64_t connect_timeout_ms; /* 0 = 30 s */
     node_link_opts link;    /* timeouts and window of every link (initiator/once/label set
                              * per link) */
+    /* The status endpoints (node/http.h), refreshed from this loop; NULL = none. Not with
+     * `once`. */
+    const node_http_opts *http;
 } node_daemon_opts;
 
 typedef struct node_daemon_report {
@@ -44,7 +48,8 @@ typedef struct node_daemon_report {
 } node_daemon_report;
 
 /* Run until SIGINT or SIGTERM (or, with `once`, the session's end). `report` may be NULL.
- * SN_ECONFIG for a bad address, SN_EIO when the listening socket cannot be bound. */
+ * SN_ECONFIG for a bad address, SN_EIO when the listening socket (or the status endpoints'
+ * address) cannot be bound. */
 SN_NODISCARD int node_daemon_run(node_store *st, const node_daemon_opts *o,
                                  node_daemon_report *report, sn_err *err);
 
