@@ -117,6 +117,7 @@ static const char css[] =
     ".summary b{font-size:18px}"
     "table{border-collapse:collapse;width:100%;background:#fff}"
     "th,td{padding:6px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #ddd}"
+    "td{white-space:nowrap}td.wrap{white-space:normal;min-width:9em}"
     "th{font-size:12px;color:#444;background:#eceae6}"
     "td.num{text-align:right;white-space:nowrap}"
     ".badge{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;"
@@ -273,7 +274,7 @@ static void table_row(page *p, const node_status_report *r, const node_status_no
         hex, node_state_name(n->state), state_colours[n->state].bg);
     badge(p, n->state);
     other_alerts(p, n);
-    put(p, "</td>\n<td><span class=\"name\">");
+    put(p, "</td>\n<td class=\"wrap\"><span class=\"name\">");
     text(p, n->name[0] != '\0' ? n->name : "(unnamed)");
     put(p, "</span><div class=\"small\">%s %.8s</div></td>\n<td>", n->hub ? "hub" : "node", hex);
     ago(p, r->now_ms, n->last_seen_ms, "never");
@@ -307,7 +308,7 @@ static void table_row(page *p, const node_status_report *r, const node_status_no
     chart(p, n);
     put(p, "</td>\n</tr>\n");
     if (n->last_error[0] != '\0') {
-        put(p, "<tr class=\"error\"><td></td><td colspan=\"10\">last error ");
+        put(p, "<tr class=\"error\"><td></td><td class=\"wrap\" colspan=\"10\">last error ");
         ago(p, r->now_ms, n->last_error_ms, "");
         put(p, ": ");
         text(p, n->last_error);
