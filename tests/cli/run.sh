@@ -1235,6 +1235,7 @@ c.commit()' s/store.db || die "cannot tamper with the audit table"
 . "$HERE/trust.sh"
 . "$HERE/sync.sh"
 . "$HERE/bundle.sh"
+. "$HERE/status_http.sh"
 
 run help_global t_help_global
 for w in $(echo "$help_words" | tr '|' ' '); do
@@ -1348,6 +1349,9 @@ run help_bundle t_help_bundle
 run bundle_usage t_bundle_usage
 run bundle_ship_workflow t_bundle_ship_workflow
 run bundle_bad_files t_bundle_bad_files
+run help_serve_http t_help_serve_http
+run status_http_usage t_status_http_usage
+run status_http t_status_http
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
