@@ -60,13 +60,19 @@ int sn_buf_vappendf(sn_buf *b, sn_err *err, const char *fmt, va_list ap)
 {
     va_list again;
     va_copy(again, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    int rc = n < 0 ? sn_err_set(err, SN_EINVAL, "cannot format '%s'", fmt)
-                   : sn_buf_reserve(b, (size_t)n + 1, err);
-    if (rc == 0) {
-        vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, again);
-        b->len += (size_t)n;
+    /* Format straight into the room there is; only when it does not fit, grow and again. */
+    size_t room = b->cap - b->len;
+    int n = vsnprintf(room > 0 ? (char *)b->data + b->len : NULL, room, fmt, ap);
+    int rc = 0;
+    if (n < 0) {
+        rc = sn_err_set(err, SN_EINVAL, "cannot format '%s'", fmt);
+    } else if ((size_t)n >= room) {
+        rc = sn_buf_reserve(b, (size_t)n + 1, err);
+        if (rc == 0)
+            vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, again);
     }
+    if (rc == 0)
+        b->len += (size_t)n;
     va_end(again);
     return rc;
 }
