@@ -33,6 +33,9 @@ static const struct doc {
     [DOC_METRICS] = {"/metrics", "text/plain; version=0.0.4; charset=utf-8"},
 };
 
+/* Builds are at least this many times their own duration apart (2% of the loop). */
+#define BUILD_DUTY 50
+
 /* The page may use its own inline style and nothing else: no script, no fetch, no frame. */
 #define PAGE_POLICY "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -149,6 +152,11 @@ int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err)
     uint64_t now = mono_us() / 1000, asked = atomic_load(&h->asked_ms);
     bool watched = asked != 0 && now - asked < 60000;
     uint64_t every = watched ? h->o.refresh_ms : h->o.idle_refresh_ms;
+    /* A big store makes the report slow (its counts scan the log): space the builds so
+     * they take at most 1/BUILD_DUTY of the loop's time. */
+    uint64_t paced = h->stats.last_build_us * BUILD_DUTY / 1000;
+    if (paced > every)
+        every = paced;
     if (h->built && now - h->built_ms < every)
         return 0;
     h->built = true;

@@ -9,7 +9,8 @@
  * mutex; a request takes a reference to the snapshot current at that moment and sends it
  * without copying; the loop thread frees a replaced snapshot once no response uses it. So
  * a slow or hostile client never holds up the sync loop, and the loop only spends the
- * time of a build, every refresh_ms while someone asks (idle_refresh_ms otherwise).
+ * time of a build, every refresh_ms while someone asks (idle_refresh_ms otherwise), and
+ * never more than 2% of its time (builds are spaced at least 50 times their duration).
  *
  * Only GET and HEAD (405 otherwise, with Allow), the three paths (404 otherwise); a request
  * line or headers larger than the connection's memory are refused by libmicrohttpd (414 or
