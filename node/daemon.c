@@ -534,7 +534,7 @@ int node_daemon_run(node_store *st, const node_daemon_opts *o, node_daemon_repor
         if (d->http != NULL) {
             uv_timer_init(&d->loop, &d->status);
             d->status.data = d;
-            uv_timer_start(&d->status, on_status_tick, 250, 250);
+            uv_timer_start(&d->status, on_status_tick, 100, 100);
         }
         uv_timer_init(&d->loop, &d->tick);
         d->tick.data = d;

@@ -2,11 +2,18 @@
  *
  * Threads: libmicrohttpd runs one internal polling thread (epoll where there is one) that
  * accepts, reads, answers and times out every connection; on_request runs there. The
- * loop thread calls node_http_open, node_http_refresh and node_http_close. They share
- * `cur` (under `lock`), the atomics below, and each snapshot's reference count; nothing
- * else. Allocation through sn_malloc (whose counters are not thread-safe) happens on the
- * loop thread only: the server thread merely drops references, and the loop thread frees
- * a retired snapshot once its count reaches zero. */
+ * loop thread calls node_http_open, node_http_refresh and node_http_close. They share,
+ * under `lock`, the current snapshot and the connections waiting for a fresh one, plus the
+ * atomics below and each snapshot's reference count; nothing else. Allocation through
+ * sn_malloc (whose counters are not thread-safe) happens on the loop thread only: the
+ * server thread merely drops references, and the loop thread frees a retired snapshot once
+ * its count reaches zero.
+ *
+ * Freshness: a request finding the snapshot older than `stale_ms` suspends its connection
+ * (libmicrohttpd goes on serving the others) and raises `wanted`; the next refresh builds
+ * at once and resumes every waiting connection, which then takes the new snapshot (or the
+ * old one, if the build failed). While requests keep coming the loop rebuilds every
+ * refresh_ms, so they rarely wait; when nobody asks, nothing is built. */
 #include "node/http.h"
 
 #include <microhttpd.h>
@@ -39,11 +46,18 @@ static const struct doc {
 /* The page may use its own inline style and nothing else: no script, no fetch, no frame. */
 #define PAGE_POLICY "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
+/* A snapshot older than the build interval by this much makes a request wait. */
+#define STALE_GRACE_MS 1000
+
 typedef struct snapshot {
     atomic_uint refs; /* the current pointer's, plus one per response using it */
+    uint64_t built_ms; /* monotonic */
     sn_buf body[DOC_COUNT];
     struct snapshot *next; /* on the retired list (loop thread) */
 } snapshot;
+
+/* con_cls of a request that has waited once: it is served whatever is current then. */
+static char waited;
 
 struct node_http {
     struct MHD_Daemon *mhd;
@@ -51,8 +65,13 @@ struct node_http {
     uint16_t port;
     pthread_mutex_t lock;
     snapshot *cur;                /* under lock */
+    struct MHD_Connection **waiting; /* under lock: suspended until the next refresh */
+    size_t nwaiting;
+    bool closing;                 /* under lock: no more waiting */
     snapshot *retired;            /* loop thread: replaced, freed when unreferenced */
     atomic_uint_fast64_t asked_ms; /* monotonic time of the last request for a document */
+    atomic_uint_fast64_t stale_ms; /* a snapshot older than this makes requests wait */
+    atomic_bool wanted;           /* some request waits for a fresh snapshot */
     atomic_uint_fast64_t requests;
     atomic_bool starting;         /* MHD_start_daemon running: keep its complaint */
     char start_msg[256];          /* (written before the server thread exists) */
@@ -144,6 +163,25 @@ static void reap(node_http *h)
     }
 }
 
+/* Let every waiting request go on, with whatever snapshot is current. */
+static void resume_waiting(node_http *h)
+{
+    struct MHD_Connection *batch[64];
+    for (;;) {
+        /* Take them under the lock (each was suspended under it), resume outside it. */
+        pthread_mutex_lock(&h->lock);
+        size_t n = h->nwaiting < 64 ? h->nwaiting : 64;
+        h->nwaiting -= n;
+        memcpy(batch, h->waiting + h->nwaiting, n * sizeof *batch);
+        atomic_store(&h->wanted, false);
+        pthread_mutex_unlock(&h->lock);
+        if (n == 0)
+            return;
+        for (size_t i = 0; i < n; i++)
+            MHD_resume_connection(batch[i]);
+    }
+}
+
 int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err)
 {
     if (built != NULL)
@@ -151,13 +189,13 @@ int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err)
     reap(h);
     uint64_t now = mono_us() / 1000, asked = atomic_load(&h->asked_ms);
     bool watched = asked != 0 && now - asked < 60000;
-    uint64_t every = watched ? h->o.refresh_ms : h->o.idle_refresh_ms;
     /* A big store makes the report slow (its counts scan the log): space the builds so
      * they take at most 1/BUILD_DUTY of the loop's time. */
-    uint64_t paced = h->stats.last_build_us * BUILD_DUTY / 1000;
-    if (paced > every)
-        every = paced;
-    if (h->built && now - h->built_ms < every)
+    uint64_t every = h->stats.last_build_us * BUILD_DUTY / 1000;
+    if (every < h->o.refresh_ms)
+        every = h->o.refresh_ms;
+    bool due = !h->built || atomic_load(&h->wanted) || (watched && now - h->built_ms >= every);
+    if (!due)
         return 0;
     h->built = true;
     h->built_ms = now;
@@ -166,19 +204,25 @@ int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err)
     int rc = snapshot_build(h, st, &s, err);
     if (rc != 0) {
         h->stats.failures++;
+        resume_waiting(h); /* they get the previous snapshot, or a 503 */
         return rc;
     }
     uint64_t us = mono_us() - t0;
     h->stats.builds++;
     h->stats.last_build_us = us;
-    if (built != NULL)
-        *built = true;
     if (us > h->stats.max_build_us)
         h->stats.max_build_us = us;
+    if (built != NULL)
+        *built = true;
+    s->built_ms = now;
+    every = us * BUILD_DUTY / 1000;
+    atomic_store(&h->stale_ms, (every > h->o.refresh_ms ? every : h->o.refresh_ms) +
+                                   STALE_GRACE_MS);
     pthread_mutex_lock(&h->lock);
     snapshot *old = h->cur;
     h->cur = s;
     pthread_mutex_unlock(&h->lock);
+    resume_waiting(h);
     if (old != NULL) {
         atomic_fetch_sub(&old->refs, 1); /* the current pointer's reference */
         old->next = h->retired;
@@ -198,7 +242,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     (void)upload_data;
     (void)upload_data_size;
-    (void)con_cls;
     node_http *h = cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, h->not_allowed);
@@ -207,14 +250,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         d++;
     if (d == DOC_COUNT)
         return MHD_queue_response(c, MHD_HTTP_NOT_FOUND, h->not_found);
-    atomic_store(&h->asked_ms, mono_us() / 1000);
-    atomic_fetch_add(&h->requests, 1);
+    uint64_t now = mono_us() / 1000;
+    atomic_store(&h->asked_ms, now);
 
     pthread_mutex_lock(&h->lock);
     snapshot *s = h->cur;
+    bool stale = s == NULL || now - s->built_ms > atomic_load(&h->stale_ms);
+    if (stale && *con_cls != &waited && !h->closing && h->nwaiting < h->o.max_connections) {
+        /* Wait for the loop's next refresh (it resumes us), without holding anyone up. */
+        h->waiting[h->nwaiting++] = c;
+        atomic_store(&h->wanted, true);
+        *con_cls = &waited;
+        MHD_suspend_connection(c);
+        pthread_mutex_unlock(&h->lock);
+        return MHD_YES;
+    }
     if (s != NULL)
         atomic_fetch_add(&s->refs, 1);
     pthread_mutex_unlock(&h->lock);
+    atomic_fetch_add(&h->requests, 1);
     if (s == NULL)
         return MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, h->not_ready);
 
@@ -276,8 +330,6 @@ static void defaults(node_http_opts *o)
         o->conn_memory = 16 << 10;
     if (o->refresh_ms == 0)
         o->refresh_ms = 2000;
-    if (o->idle_refresh_ms == 0)
-        o->idle_refresh_ms = 30000;
     if (o->body_max == 0)
         o->body_max = (size_t)64 << 20;
 }
@@ -285,7 +337,8 @@ static void defaults(node_http_opts *o)
 static int start(node_http *h, const struct sockaddr_storage *ss, const char *addr,
                  sn_err *err)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     atomic_store(&h->starting, true);
@@ -323,12 +376,16 @@ int node_http_open(node_http **out, node_store *st, const node_http_opts *o, sn_
     defaults(&h->o);
     pthread_mutex_init(&h->lock, NULL);
     atomic_init(&h->asked_ms, 0);
+    atomic_init(&h->stale_ms, h->o.refresh_ms + STALE_GRACE_MS);
+    atomic_init(&h->wanted, false);
     atomic_init(&h->starting, false);
+    h->waiting = sn_calloc(h->o.max_connections, sizeof *h->waiting);
     atomic_init(&h->requests, 0);
     h->not_found = fixed(body_not_found, NULL, NULL);
     h->not_allowed = fixed(body_not_allowed, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     h->not_ready = fixed(body_not_ready, MHD_HTTP_HEADER_RETRY_AFTER, "2");
-    if (h->not_found == NULL || h->not_allowed == NULL || h->not_ready == NULL)
+    if (h->waiting == NULL || h->not_found == NULL || h->not_allowed == NULL ||
+        h->not_ready == NULL)
         rc = sn_err_set(err, SN_ENOMEM, "out of memory starting the status endpoints");
     if (rc == 0)
         rc = start(h, &ss, o->addr, err);
@@ -361,7 +418,12 @@ void node_http_close(node_http *h)
 {
     if (h == NULL)
         return;
-    /* Stopping joins the server thread and destroys every response: all references go. */
+    /* No connection may stay suspended; stopping then joins the server thread and
+     * destroys every response: all references go. */
+    pthread_mutex_lock(&h->lock);
+    h->closing = true;
+    pthread_mutex_unlock(&h->lock);
+    resume_waiting(h);
     if (h->mhd != NULL)
         MHD_stop_daemon(h->mhd);
     if (h->not_found != NULL)
@@ -376,5 +438,6 @@ void node_http_close(node_http *h)
         snapshot_free(s);
     }
     pthread_mutex_destroy(&h->lock);
+    sn_free(h->waiting);
     sn_free(h);
 }

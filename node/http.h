@@ -8,9 +8,11 @@
  * thread builds a snapshot (the report and its three renderings) and swaps it in under a
  * mutex; a request takes a reference to the snapshot current at that moment and sends it
  * without copying; the loop thread frees a replaced snapshot once no response uses it. So
- * a slow or hostile client never holds up the sync loop, and the loop only spends the
- * time of a build, every refresh_ms while someone asks (idle_refresh_ms otherwise), and
- * never more than 2% of its time (builds are spaced at least 50 times their duration).
+ * a slow or hostile client never holds up the sync loop. While requests come, the loop
+ * rebuilds every refresh_ms; when nobody has asked for a minute, it builds nothing, and
+ * a request that finds the snapshot more than a second past due waits (its connection
+ * suspended, the others served) for the next refresh. Builds never take more than 2% of
+ * the loop's time: they are spaced at least 50 times their duration.
  *
  * Only GET and HEAD (405 otherwise, with Allow), the three paths (404 otherwise); a request
  * line or headers larger than the connection's memory are refused by libmicrohttpd (414 or
@@ -37,8 +39,7 @@ typedef struct node_http_opts {
     unsigned max_connections;   /* at once; 0 = 32 */
     unsigned timeout_s;         /* a connection idle this long is closed; 0 = 10 s */
     size_t conn_memory;         /* per connection: request line, headers, buffers; 0 = 16 KiB */
-    uint64_t refresh_ms;        /* the most a snapshot ages while requests come; 0 = 2 s */
-    uint64_t idle_refresh_ms;   /* ... when none came for a minute; 0 = 30 s */
+    uint64_t refresh_ms;        /* rebuild interval while requests come; 0 = 2 s */
     size_t body_max;            /* limit of each rendering; 0 = 64 MiB */
 } node_http_opts;
 
@@ -64,10 +65,11 @@ void node_http_close(node_http *h);
 /* The port bound (useful with port 0). */
 uint16_t node_http_port(const node_http *h);
 
-/* Build a new snapshot from `st` when the current one is due for it (see refresh_ms),
- * else do nothing; also free replaced snapshots no response uses any more. Call it often
- * (the daemon does every 250 ms). *built (may be NULL) says whether a snapshot was built.
- * On failure the previous snapshot stays served and the error is returned. Loop thread. */
+/* Build a new snapshot from `st` when one is due (a request waits for it, or refresh_ms
+ * has passed while requests come), else do nothing; also free replaced snapshots no
+ * response uses any more. Call it often: requests may be waiting (the daemon calls it every
+ * 100 ms). *built (may be NULL) says whether a snapshot was built. On failure the previous
+ * snapshot stays served, waiting requests get it, and the error is returned. Loop thread. */
 SN_NODISCARD int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err);
 
 void node_http_stats_get(const node_http *h, node_http_stats *out);

@@ -184,7 +184,7 @@ START_TEST(test_http_documents)
 {
     hubworld w = {0};
     world_make(&w, 3);
-    node_http *h = serve(&w, (node_http_opts){.limits = {0}});
+    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 600000}); /* never stale here */
     uint16_t port = node_http_port(h);
     char v[256];
 
@@ -246,7 +246,7 @@ START_TEST(test_http_refuses_bad_requests)
 {
     hubworld w = {0};
     world_make(&w, 1);
-    node_http *h = serve(&w, (node_http_opts){.conn_memory = 16 << 10});
+    node_http *h = serve(&w, (node_http_opts){.conn_memory = 16 << 10, .refresh_ms = 600000});
     uint16_t port = node_http_port(h);
     char v[64];
 
@@ -310,7 +310,8 @@ START_TEST(test_http_connection_cap_and_timeout)
 {
     hubworld w = {0};
     world_make(&w, 1);
-    node_http *h = serve(&w, (node_http_opts){.max_connections = 4, .timeout_s = 1});
+    node_http *h =
+        serve(&w, (node_http_opts){.max_connections = 4, .timeout_s = 1, .refresh_ms = 600000});
     uint16_t port = node_http_port(h);
     int held[3];
     for (int i = 0; i < 3; i++) {
@@ -349,13 +350,14 @@ END_TEST
 
 /* ===== snapshots ======================================================================== */
 
-/* A change in the store shows once the snapshot is due; before that the old one stays. */
+/* A change in the store shows once the snapshot is due (refresh_ms after the last, while
+ * requests come); before that the old one is served. */
 START_TEST(test_http_refresh)
 {
     sn_err err = SN_ERR_INIT;
     hubworld w = {0};
     world_make(&w, 2);
-    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 200, .idle_refresh_ms = 100000});
+    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 200});
     uint16_t port = node_http_port(h);
     HAS(request(port, "GET", "/metrics")->body, "outpost_held_commits 2\n");
 
@@ -371,12 +373,54 @@ START_TEST(test_http_refresh)
     ck_assert(built);
     HAS(request(port, "GET", "/metrics")->body, "outpost_held_commits 3\n");
 
-    /* Nobody asking for a minute would stretch it to idle_refresh_ms: not due here. */
     node_http_stats st;
     node_http_stats_get(h, &st);
     ck_assert_uint_eq(st.builds, 2);
     ck_assert_uint_eq(st.failures, 0);
     node_http_close(h);
+    world_free(&w);
+}
+END_TEST
+
+/* A request finding the snapshot past due waits for the next build, and gets it; one
+ * still waiting when the server closes is let go. */
+START_TEST(test_http_stale_request_waits)
+{
+    sn_err err = SN_ERR_INIT;
+    hubworld w = {0};
+    world_make(&w, 1);
+    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 100});
+    uint16_t port = node_http_port(h);
+    HAS(request(port, "GET", "/metrics")->body, "outpost_held_commits 1\n");
+    uint8_t id[ID_LEN];
+    insert_patient(w.sites[0], "Later", id);
+    lp_sync(w.sites[0], w.hub, NULL, NULL);
+    usleep(1300000); /* 100 ms + the second of grace, and more */
+    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    static char buf[1 << 20];
+    int fd = dial(port);
+    send_all(fd, req, sizeof req - 1);
+    ck_assert_msg(read_all(fd, buf, sizeof buf, 300) < 0, "a stale snapshot was served");
+    bool built = false;
+    CK_OK(node_http_refresh(h, w.hub, &built, &err));
+    ck_assert(built);
+    ck_assert_int_gt(read_all(fd, buf, sizeof buf, 5000), 0);
+    close(fd);
+    ck_assert_int_eq(status_of(buf), 200);
+    HAS(buf, "outpost_held_commits 2\n");
+
+    /* Requests came within the minute: the loop rebuilds every refresh_ms. */
+    usleep(200000);
+    CK_OK(node_http_refresh(h, w.hub, &built, &err));
+    ck_assert(built);
+
+    usleep(1300000);
+    fd = dial(port);
+    send_all(fd, req, sizeof req - 1);
+    ck_assert(read_all(fd, buf, sizeof buf, 300) < 0);
+    node_http_close(h);
+    ck_assert_msg(read_all(fd, buf, sizeof buf, 5000) >= 0, "still waiting after close");
+    close(fd);
     world_free(&w);
 }
 END_TEST
@@ -433,7 +477,7 @@ START_TEST(test_http_swap_under_load)
     sn_err err = SN_ERR_INIT;
     hubworld w = {0};
     world_make(&w, 3);
-    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 1, .idle_refresh_ms = 1});
+    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 1});
     hammer hm = {.port = node_http_port(h)};
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, hammer_run, &hm), 0);
@@ -466,7 +510,8 @@ START_TEST(test_http_build_cost)
         uint8_t id[ID_LEN];
         insert_patient(w.hub, "Bulk", id);
     }
-    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 1, .idle_refresh_ms = 1});
+    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 1});
+    ck_assert_int_eq(request(node_http_port(h), "GET", "/metrics")->status, 200); /* watched */
     uint64_t total = 0, runs = 20;
     for (uint64_t i = 0; i < runs; i++) {
         /* Builds are paced to 2% of the loop: the next is due 50 builds' time later. */
@@ -550,6 +595,7 @@ Suite *node_http_suite(void)
     tcase_add_test(tc, test_http_refuses_bad_requests);
     tcase_add_test(tc, test_http_connection_cap_and_timeout);
     tcase_add_test(tc, test_http_refresh);
+    tcase_add_test(tc, test_http_stale_request_waits);
     tcase_add_test(tc, test_http_swap_under_load);
     tcase_add_test(tc, test_http_build_cost);
     tcase_add_test(tc, test_http_bad_addresses);
