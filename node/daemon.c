@@ -139,6 +139,7 @@ static void after_close(uv_handle_t *h)
             break;
         }
     if (c->link != NULL) {
+        node_http_changed(d->http); /* a session ended: its figures changed */
         const sn_err *e = node_link_error(c->link);
         node_link_state s = node_link_state_get(c->link);
         d->report.last = *node_link_stats_get(c->link);
@@ -214,8 +215,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         if (node_link_input(c->link, (const uint8_t *)b->base, (size_t)n, &err) != 0)
             sn_log_debug("sync %s: %s", c->label, err.msg); /* logged by the link */
         conn_flush(c);
-        if (node_link_take_changed(c->link))
+        if (node_link_take_changed(c->link)) {
+            node_http_changed(c->d->http);
             pump_all(c->d, c);
+        }
         return;
     }
     if (n == 0)
@@ -437,6 +440,7 @@ static void on_tick(uv_timer_t *t)
     uint64_t v = 0;
     if (node_store_data_version(d->st, &v, &err) == 0 && v != d->data_version) {
         d->data_version = v;
+        node_http_changed(d->http);
         pump_all(d, NULL);
     }
 }

@@ -9,7 +9,8 @@
  * server thread merely drops references, and the loop thread frees a retired snapshot once
  * its count reaches zero.
  *
- * Freshness: a request finding the snapshot older than `stale_ms` suspends its connection
+ * Freshness: a request finding the snapshot older than `stale_ms`, or older than the
+ * spacing of builds when the store has changed since, suspends its connection
  * (libmicrohttpd goes on serving the others) and raises `wanted`; the next refresh builds
  * at once and resumes every waiting connection, which then takes the new snapshot (or the
  * old one, if the build failed). While requests keep coming the loop rebuilds every
@@ -71,6 +72,8 @@ struct node_http {
     snapshot *retired;            /* loop thread: replaced, freed when unreferenced */
     atomic_uint_fast64_t asked_ms; /* monotonic time of the last request for a document */
     atomic_uint_fast64_t stale_ms; /* a snapshot older than this makes requests wait */
+    atomic_uint_fast64_t spacing_ms; /* ... and one this old, once the store has changed */
+    atomic_bool changed;          /* the store changed since the last build began */
     atomic_bool wanted;           /* some request waits for a fresh snapshot */
     atomic_uint_fast64_t requests;
     atomic_bool starting;         /* MHD_start_daemon running: keep its complaint */
@@ -199,6 +202,7 @@ int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err)
         return 0;
     h->built = true;
     h->built_ms = now;
+    atomic_store(&h->changed, false); /* what changes from now on needs another build */
     uint64_t t0 = mono_us();
     snapshot *s;
     int rc = snapshot_build(h, st, &s, err);
@@ -216,6 +220,7 @@ int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err)
         *built = true;
     s->built_ms = now;
     every = us * BUILD_DUTY / 1000;
+    atomic_store(&h->spacing_ms, every);
     atomic_store(&h->stale_ms, (every > h->o.refresh_ms ? every : h->o.refresh_ms) +
                                    STALE_GRACE_MS);
     pthread_mutex_lock(&h->lock);
@@ -255,7 +260,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     pthread_mutex_lock(&h->lock);
     snapshot *s = h->cur;
-    bool stale = s == NULL || now - s->built_ms > atomic_load(&h->stale_ms);
+    uint64_t age = s != NULL ? now - s->built_ms : 0;
+    bool stale = s == NULL || age > atomic_load(&h->stale_ms) ||
+                 (atomic_load(&h->changed) && age >= atomic_load(&h->spacing_ms));
     if (stale && *con_cls != &waited && !h->closing && h->nwaiting < h->o.max_connections) {
         /* Wait for the loop's next refresh (it resumes us), without holding anyone up. */
         h->waiting[h->nwaiting++] = c;
@@ -378,6 +385,8 @@ int node_http_open(node_http **out, node_store *st, const node_http_opts *o, sn_
     atomic_init(&h->asked_ms, 0);
     atomic_init(&h->stale_ms, h->o.refresh_ms + STALE_GRACE_MS);
     atomic_init(&h->wanted, false);
+    atomic_init(&h->changed, false);
+    atomic_init(&h->spacing_ms, 0);
     atomic_init(&h->starting, false);
     h->waiting = sn_calloc(h->o.max_connections, sizeof *h->waiting);
     atomic_init(&h->requests, 0);
@@ -407,6 +416,12 @@ int node_http_open(node_http **out, node_store *st, const node_http_opts *o, sn_
 }
 
 uint16_t node_http_port(const node_http *h) { return h->port; }
+
+void node_http_changed(node_http *h)
+{
+    if (h != NULL)
+        atomic_store(&h->changed, true);
+}
 
 void node_http_stats_get(const node_http *h, node_http_stats *out)
 {

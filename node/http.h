@@ -9,10 +9,11 @@
  * mutex; a request takes a reference to the snapshot current at that moment and sends it
  * without copying; the loop thread frees a replaced snapshot once no response uses it. So
  * a slow or hostile client never holds up the sync loop. While requests come, the loop
- * rebuilds every refresh_ms; when nobody has asked for a minute, it builds nothing, and
- * a request that finds the snapshot more than a second past due waits (its connection
- * suspended, the others served) for the next refresh. Builds never take more than 2% of
- * the loop's time: they are spaced at least 50 times their duration.
+ * rebuilds every refresh_ms; when nobody has asked for a minute, it builds nothing. A
+ * request that finds the snapshot more than a second past due, or made before a change
+ * the daemon reported (node_http_changed), waits (its connection suspended, the others
+ * served) for the next refresh. Builds never take more than 2% of the loop's time: they
+ * are spaced at least 50 times their duration.
  *
  * Only GET and HEAD (405 otherwise, with Allow), the three paths (404 otherwise); a request
  * line or headers larger than the connection's memory are refused by libmicrohttpd (414 or
@@ -71,6 +72,11 @@ uint16_t node_http_port(const node_http *h);
  * 100 ms). *built (may be NULL) says whether a snapshot was built. On failure the previous
  * snapshot stays served, waiting requests get it, and the error is returned. Loop thread. */
 SN_NODISCARD int node_http_refresh(node_http *h, node_store *st, bool *built, sn_err *err);
+
+/* The store has changed (a session moved commits or ended, a local commit): requests
+ * from now on wait for a snapshot built after it, as soon as the spacing of builds allows.
+ * Cheap (one atomic store); NULL is a no-op. Loop thread. */
+void node_http_changed(node_http *h);
 
 void node_http_stats_get(const node_http *h, node_http_stats *out);
 

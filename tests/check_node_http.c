@@ -425,6 +425,43 @@ START_TEST(test_http_stale_request_waits)
 }
 END_TEST
 
+/* A change the daemon reports makes the next request wait for a snapshot built after it,
+ * young as the current one may be; without the report, the current one is served. */
+START_TEST(test_http_change_makes_requests_wait)
+{
+    sn_err err = SN_ERR_INIT;
+    hubworld w = {0};
+    world_make(&w, 1);
+    node_http *h = serve(&w, (node_http_opts){.refresh_ms = 600000}); /* never stale by age */
+    uint16_t port = node_http_port(h);
+    uint8_t id[ID_LEN];
+    insert_patient(w.sites[0], "Later", id);
+    lp_sync(w.sites[0], w.hub, NULL, NULL);
+    HAS(request(port, "GET", "/metrics")->body, "outpost_held_commits 1\n"); /* not told */
+
+    node_http_changed(h);
+    node_http_stats st;
+    node_http_stats_get(h, &st);
+    usleep((useconds_t)(st.last_build_us * 50 + 20000)); /* past the spacing of builds */
+    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    static char buf[1 << 20];
+    int fd = dial(port);
+    send_all(fd, req, sizeof req - 1);
+    ck_assert_msg(read_all(fd, buf, sizeof buf, 300) < 0, "served a snapshot older than a change");
+    bool built = false;
+    CK_OK(node_http_refresh(h, w.hub, &built, &err));
+    ck_assert(built);
+    ck_assert_int_gt(read_all(fd, buf, sizeof buf, 5000), 0);
+    close(fd);
+    HAS(buf, "outpost_held_commits 2\n");
+    /* Built after the change: no more waiting. */
+    HAS(request(port, "GET", "/metrics")->body, "outpost_held_commits 2\n");
+    node_http_changed(NULL);
+    node_http_close(h);
+    world_free(&w);
+}
+END_TEST
+
 typedef struct hammer {
     uint16_t port;
     int finished, bad; /* finished: read with __atomic (the test thread polls it) */
@@ -596,6 +633,7 @@ Suite *node_http_suite(void)
     tcase_add_test(tc, test_http_connection_cap_and_timeout);
     tcase_add_test(tc, test_http_refresh);
     tcase_add_test(tc, test_http_stale_request_waits);
+    tcase_add_test(tc, test_http_change_makes_requests_wait);
     tcase_add_test(tc, test_http_swap_under_load);
     tcase_add_test(tc, test_http_build_cost);
     tcase_add_test(tc, test_http_bad_addresses);
