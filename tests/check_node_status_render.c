@@ -282,7 +282,8 @@ START_TEST(test_html_self_contained)
     HASNT(h, "url(");
     HASNT(h, "//");
     for (const char *p = h; (p = strstr(p, "href=\"")) != NULL; p += 6)
-        ck_assert_msg(strncmp(p + 6, "status.json\"", 12) == 0 || strncmp(p + 6, "metrics\"", 8) == 0,
+        ck_assert_msg(strncmp(p + 6, "status.json\"", 12) == 0 ||
+                          strncmp(p + 6, "metrics\"", 8) == 0,
                       "a link off the node: %.40s", p);
     HAS(h, "<style>");
     sn_free(h);

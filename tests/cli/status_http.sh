@@ -126,7 +126,7 @@ t_status_http() {
     # The camp is expected every 3 s; more than 2 commits missing is "behind".
     printf '[status]\nbehind = 2\n[expect]\nCamp <Bravo> & Co = 3s\n' >hub.conf
     hub_bg hub --config hub.conf
-    get metrics # from now on the hub keeps its snapshot fresh (within 2 s)
+    get metrics # someone asks: from now on the hub rebuilds its snapshot every 2 s
 
     ok op --store camp patient register --family Brown
     ok op --store camp sync --once "127.0.0.1:$HUB_PORT"
@@ -155,10 +155,12 @@ Ship Alpha=in-sync"
         die "promtool rejects /metrics"
     }
     [ ! -s "$T/promtool.out" ] || { cat "$T/promtool.out"; die "promtool complains"; }
-    line '^outpost_node_state\{node="Camp <Bravo> & Co",replica="[0-9a-f]{32}",state="silent"\} 1$' "$T/body"
-    line '^outpost_node_alert\{node="Camp <Bravo> & Co",replica="[0-9a-f]{32}",alert="behind"\} 1$' "$T/body"
-    line '^outpost_node_state\{node="Ship Alpha",replica="[0-9a-f]{32}",state="in-sync"\} 1$' "$T/body"
-    line '^outpost_node_behind_commits\{node="Camp <Bravo> & Co",replica="[0-9a-f]{32}"\} 5$' "$T/body"
+    _camp='node="Camp <Bravo> & Co",replica="[0-9a-f]{32}"'
+    _ship='node="Ship Alpha",replica="[0-9a-f]{32}"'
+    line "^outpost_node_state\\{$_camp,state=\"silent\"\\} 1\$" "$T/body"
+    line "^outpost_node_alert\\{$_camp,alert=\"behind\"\\} 1\$" "$T/body"
+    line "^outpost_node_state\\{$_ship,state=\"in-sync\"\\} 1\$" "$T/body"
+    line "^outpost_node_behind_commits\\{$_camp\\} 5\$" "$T/body"
     line '^outpost_nodes\{state="never-synced"\} 1$' "$T/body"
     line '^outpost_held_commits 6$' "$T/body"
 
@@ -229,8 +231,10 @@ status_page_in_chromium() {
     _flags="--headless --no-sandbox --disable-gpu --user-data-dir=$T/chromium-profile"
     # shellcheck disable=SC2086
     if [ -z "$_chromium" ] ||
-        ! timeout 60 "$_chromium" $_flags --dump-dom about:blank >"$T/blank" 2>"$T/chromium.err"; then
-        echo "skip: headless Chromium cannot run here: $(head -n 3 "$T/chromium.err" 2>/dev/null)" >&2
+        ! timeout 60 "$_chromium" $_flags --dump-dom about:blank >"$T/blank" \
+            2>"$T/chromium.err"; then
+        echo "skip: headless Chromium cannot run here:" \
+            "$(head -n 3 "$T/chromium.err" 2>/dev/null)" >&2
         return 0
     fi
     _url="http://127.0.0.1:$HTTP_PORT/"
@@ -269,7 +273,8 @@ EOF
 Depot Delta=expiring=expiring
 Relay Charlie=never-synced=never-synced
 Ship Alpha=in-sync=in-sync"
-    [ "$(LC_ALL=C sort "$T/rows")" = "$_want" ] || { cat "$T/rows"; die "the rendered page shows other rows"; }
+    [ "$(LC_ALL=C sort "$T/rows")" = "$_want" ] ||
+        { cat "$T/rows"; die "the rendered page shows other rows"; }
     # shellcheck disable=SC2086
     timeout 60 "$_chromium" $_flags --hide-scrollbars --window-size=1200,800 \
         --screenshot="$T/status-page.png" "$_url" >/dev/null 2>>"$T/chromium.err" ||
