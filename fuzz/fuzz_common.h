@@ -5,8 +5,7 @@
  * Each target defines LLVMFuzzerTestOneInput and is built twice: with clang and libFuzzer
  * (`make fuzz`), and with the project's compiler against fuzz/replay_main.c, which feeds it
  * the committed corpus in tests/fuzz/<name>/ (`make test`, `make check`). A failed check
- * aborts, so both builds report it as a crash. Sealed bundles have no target yet: they
- * do not exist; fuzz_bundle comes with them. */
+ * aborts, so both builds report it as a crash. */
 #ifndef SN_FUZZ_COMMON_H
 #define SN_FUZZ_COMMON_H
 

@@ -34,7 +34,8 @@ void seeds_config(void);
 void seeds_link(void);
 
 /* fuzz/gen_seeds_bundle.c: a proof of equivocation found by a store of its own, which the
- * sender `st` is then given. */
+ * sender `st` is then given; bundles from the sender (its store directory `dir`). */
 void seeds_equivocation(node_store *st);
+void seeds_bundle(node_store *st, const char *dir);
 
 #endif

@@ -1,13 +1,17 @@
-/* fuzz/gen_seeds_bundle.c - the seeds of the proof target, made by real stores: a store
- * holding the fixed origin's history takes a second history of it and finds the fork, and
- * its proof of equivocation becomes the proof seeds; the sender of fuzz/gen_seeds_store.c
- * is then given the proof, so what it sends carries one. (Bundle seeds come with their
- * target.) */
+/* fuzz/gen_seeds_bundle.c - the seeds of the proof and bundle targets, made by real stores:
+ * a store holding the fixed origin's history takes a second history of it and finds the
+ * fork, and its proof of equivocation becomes the proof seeds; then the sender of
+ * fuzz/gen_seeds_store.c takes that proof and makes a bundle (and an acknowledgement) for
+ * a node holding the fixed bundle key, which become the bundle seeds as files and as the
+ * records inside them. */
 #include <stdio.h>
 #include <string.h>
 
 #include "fuzz/fuzz_common.h"
 #include "fuzz/gen_seeds.h"
+#include "node/bundle.h"
+#include "node/fileio.h"
+#include "node/keyfile.h"
 #include "node/trust.h"
 #include "node/units.h"
 #include "sync/proof.h"
@@ -71,4 +75,86 @@ void seeds_equivocation(node_store *st)
         node_store_offer_proofs(st, &b, 1, &fresh, &err) != 0 || fresh != 1)
         fuzz_fail("giving the sender the proof: %s", err.msg);
     sn_buf_free(&proof);
+}
+
+/* ---- bundles ---- */
+
+/* The certificate of a node holding the fixed bundle key, as the sender knows it. */
+static sync_cert recipient(void)
+{
+    const fuzz_ids *k = fuzz_keys();
+    sync_cert c = {.type = SYNC_CERT_NODE, .serial = 7, .valid_after = 1,
+                   .valid_before = 4000000000u};
+    memset(c.replica, 0x7e, sizeof c.replica);
+    memcpy(c.box_pk, k->store_box_pk, sizeof c.box_pk);
+    snprintf(c.name, sizeof c.name, "%s", "Fuzz store");
+    sn_err err = SN_ERR_INIT;
+    if (sync_cert_sign(&c, k->ca_sk, &err) != 0)
+        fuzz_fail("the recipient's certificate: %s", err.msg);
+    return c;
+}
+
+/* A bundle from st for the recipient into *file (read back whole). */
+static void make_bundle(node_store *st, bool ack, sn_buf *file)
+{
+    sync_cert rcpt = recipient();
+    node_bundle_opts o = {.ack_only = ack};
+    const char *path = fuzz_path("sent.snb");
+    sn_err err = SN_ERR_INIT;
+    if (node_bundle_create(st, &rcpt, path, &o, NULL, &err) != 0 ||
+        node_file_read(path, NODE_BUNDLE_FILE_MAX, file, &err) != 0)
+        fuzz_fail("the sender's bundle: %s", err.msg);
+}
+
+/* The records inside a bundle, opened with the fixed bundle key. */
+static void bundle_records(const sn_buf *file, sn_buf *recs)
+{
+    const fuzz_ids *k = fuzz_keys();
+    sync_bundle_header h;
+    uint8_t key[SYNC_BOX_KEY_LEN];
+    size_t count;
+    sn_err err = SN_ERR_INIT;
+    sn_buf_init(recs, NODE_BUNDLE_FILE_MAX);
+    if (sync_bundle_header_parse(file->data, file->len, &h, &err) != 0 ||
+        sync_bundle_unseal(&h, k->store_box_pk, k->store_box_sk, key, &err) != 0 ||
+        sync_bundle_body_open(&h, file->data, file->len, key, recs, &count, &err) != 0)
+        fuzz_fail("opening the sender's bundle: %s", err.msg);
+}
+
+void seeds_bundle(node_store *st, const char *dir)
+{
+    sn_buf file, recs;
+    make_bundle(st, true, &file);
+    seed s;
+    seed_begin(&s, 0);
+    seed_put(&s, file.data, file.len);
+    seed_save(&s, "bundle", "ack");
+    sn_buf_free(&file);
+
+    make_bundle(st, false, &file);
+    seed_begin(&s, 0);
+    seed_put(&s, file.data, file.len);
+    seed_save(&s, "bundle", "sent");
+    seed_begin(&s, 1);
+    seed_put(&s, file.data, file.len);
+    seed_save(&s, "bundle", "sent-opened");
+    bundle_records(&file, &recs);
+    sn_buf_free(&file);
+    /* The header of mode 2: LAST, part 1, 180 days to live. */
+    static const uint8_t meta[3] = {SYNC_BUNDLE_LAST, 0, 180};
+    seed_begin(&s, 2);
+    seed_put(&s, meta, sizeof meta);
+    seed_put(&s, recs.data, recs.len);
+    seed_save(&s, "bundle", "records");
+    sync_keys keys;
+    sn_err err = SN_ERR_INIT;
+    if (node_keyfile_load(dir, &keys, &err) != 0)
+        fuzz_fail("the sender's keys: %s", err.msg);
+    seed_begin(&s, 3);
+    seed_put(&s, keys.sign_sk, sizeof keys.sign_sk);
+    seed_put(&s, meta, sizeof meta);
+    seed_put(&s, recs.data, recs.len);
+    seed_save(&s, "bundle", "records-resealed");
+    sync_keys_wipe(&keys);
+    sn_buf_free(&recs);
 }

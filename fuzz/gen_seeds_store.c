@@ -1,8 +1,8 @@
 /* fuzz/gen_seeds_store.c - the seeds a real store makes: a sender enrolled with the fixed
  * CA writes a few commits of varied kinds, then its commit bodies, its exported units and
  * heads, units of the same bodies signed with the fixed origin key, its log file and its
- * vector file become seeds; then it takes a proof of equivocation (fuzz/gen_seeds_bundle.c);
- * and configuration files (text, no encoder). */
+ * vector file become seeds; then it takes a proof of equivocation and makes the bundle
+ * seeds (fuzz/gen_seeds_bundle.c); and configuration files (text, no encoder). */
 #include <stdio.h>
 #include <string.h>
 
@@ -258,6 +258,7 @@ void seeds_from_store(void)
     seeds_sent(st);
     seeds_files(st, dir);
     seeds_equivocation(st); /* after the files: the sender now holds a proof */
+    seeds_bundle(st, dir);
     node_store_close(st);
 }
 
