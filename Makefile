@@ -112,7 +112,7 @@ $(B)/fuzz/fuzz_%: $(B)/obj/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
 	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/fuzz/gen_seeds: $(B)/obj/fuzz/gen_seeds.o $(B)/obj/fuzz/gen_seeds_store.o \
-                     $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
+                     $(B)/obj/fuzz/gen_seeds_bundle.o $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
