@@ -6,7 +6,7 @@
 #   make soak     the long tests: a 50,000-commit bootstrap through a cut, slow link;
 #                 every allocation of a sync session failing in turn; 10,000 convergence
 #                 simulation seeds (SN_SIM_SOAK=a-b for other seeds); 2,100 crash-test
-#                 kill points (SN_CRASH_POINTS per scenario)
+#                 kill points (SN_CRASH_POINTS per scenario); then one summary of the figures
 #   make fuzz     each libFuzzer target (fuzz/) for FUZZ_SECONDS (60) under clang, one at a time
 #   make fuzz-seeds  regenerate the seed inputs of tests/fuzz/ with the real encoders
 #   make demo     install, build, run the demonstration
@@ -112,7 +112,7 @@ $(B)/fuzz/fuzz_%: $(B)/obj/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
 	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/fuzz/gen_seeds: $(B)/obj/fuzz/gen_seeds.o $(B)/obj/fuzz/gen_seeds_store.o \
-                     $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
+                     $(B)/obj/fuzz/gen_seeds_bundle.o $(FUZZ_COMMON_OBJ) $(B)/liboutpost.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(FL_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -162,14 +162,7 @@ fuzz-seeds: deps
 
 soak: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=debug build
-	$(Q)LINKSIM=build/debug/linksim SN_BOOTSTRAP_COMMITS=$${SN_BOOTSTRAP_COMMITS:-50000} \
-	    CK_TIMEOUT_MULTIPLIER=12 CK_RUN_SUITE=node_daemon_suite CK_RUN_CASE=daemon \
-	    build/debug/check_outpost
-	$(Q)SN_LINK_FAULT_STRIDE=1 CK_TIMEOUT_MULTIPLIER=20 CK_RUN_SUITE=link_fault_suite \
-	    build/debug/check_outpost
-	$(Q)SN_SIM_SEEDS=$${SN_SIM_SOAK:-0-10000} CK_RUN_SUITE=sim_suite build/debug/check_outpost
-	$(Q)SN_CRASH_POINTS=$${SN_CRASH_POINTS:-700} CK_TIMEOUT_MULTIPLIER=4 \
-	    CK_RUN_SUITE=crash_suite build/debug/check_outpost
+	$(Q)./scripts/soak build/debug
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=release CFLAGS="-O2 -g" $(BENCH_SRC:bench/%.c=build/release/bench/%) build/release/outpost

@@ -88,7 +88,9 @@ static const cli_spec add_cert_spec = {
     .min_pos = 1,
     .max_pos = 1,
     .help = "Remember another node's certificate (administrators only), after checking\n"
-            "that the pinned CA issued it. Adding it again is harmless.\n"
+            "that the pinned CA issued it. Adding it again is harmless. On a hub this is\n"
+            "how a node enrolled but not yet heard from shows in 'outpost status' (as\n"
+            "never-synced).\n"
             "\n"
             "Options:\n"
             "  --json   print the certificate as JSON\n",

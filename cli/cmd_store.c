@@ -38,8 +38,18 @@ static const cli_spec status_spec = {
             "predecessor, commits from a newer schema, open conflicts, origins) and the\n"
             "held vector: for each origin, the highest commit held with none missing.\n"
             "\n"
+            "Then who is in sync. On a hub: one line per enrolled node, the most urgent\n"
+            "first, with its state (equivocating, diverged, stuck, failing, skewed, silent,\n"
+            "behind, expired, revoked, never-synced, expiring, in-sync), when it was last\n"
+            "seen and last in sync, how many commits it lacks and holds that the hub lacks,\n"
+            "its clock error, its open conflicts and waiting commits. The limits behind\n"
+            "the states are the [status] settings of the configuration. On a site: the\n"
+            "last sync, commits pending each way, and conflicts waiting for review.\n"
+            "Colour is used only on a terminal (and never with NO_COLOR set).\n"
+            "\n"
             "Options:\n"
-            "  --json   the same as one JSON object\n",
+            "  --json   the same as one JSON object; \"sync\" holds the report above, the\n"
+            "           same as a hub's /status.json\n",
 };
 
 static const cli_spec digest_spec = {

@@ -41,7 +41,7 @@ static const struct command {
     {"audit", cli_cmd_audit, "who viewed or changed which record; verify the audit log"},
     {"vector", cli_cmd_vector, "print or save what this store holds, for a peer's export"},
     {"digest", cli_cmd_digest, "fingerprint of the records: equal stores, equal digests"},
-    {"status", cli_cmd_status, "name, origin, counts and held vector of the store"},
+    {"status", cli_cmd_status, "the store, and who is in sync: a hub's nodes most urgent first"},
     {"quarantine", cli_cmd_quarantine, "commits held but not applied: revoked or equivocating"},
     {"backup", cli_cmd_backup, "copy the whole store into a file, while it is in use"},
     {"restore", cli_cmd_restore, "bring back a store from a backup (takes a new epoch)"},

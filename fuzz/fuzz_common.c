@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "node/units.h"
 #include "schema/codec.h"
 
 void fuzz_fail(const char *fmt, ...)
@@ -152,6 +153,74 @@ void fuzz_check_encoded(int rc, const sn_err *err, sn_buf *b, const uint8_t *p, 
     snprintf(again, sizeof again, "%s decoded and encoded again", what);
     fuzz_check_same(p, n, b->data, b->len, again);
     sn_buf_free(b);
+}
+
+/* ---- the state of a store ---- */
+
+static int keep_equiv(void *ctx, const node_equivocation *e, sn_err *err)
+{
+    sn_buf *b = ctx;
+    int rc = sn_buf_append(b, e->origin.replica, sizeof e->origin.replica, err);
+    if (rc == 0)
+        rc = sn_buf_put_u32be(b, e->origin.epoch, err);
+    if (rc == 0)
+        rc = sn_buf_put_u64be(b, e->seq, err);
+    if (rc == 0)
+        rc = sn_buf_put_u64be(b, e->proof_len, err);
+    return rc;
+}
+
+void fuzz_store_state_take(node_store *st, fuzz_store_state *out)
+{
+    crdt_vv_init(&out->held);
+    sn_buf_init(&out->equiv, (size_t)1 << 20);
+    sn_err err = SN_ERR_INIT;
+    if (node_store_counts(st, &out->counts, &err) != 0 ||
+        node_store_held(st, &out->held, &err) != 0 ||
+        node_store_equivocations_each(st, keep_equiv, &out->equiv, &err) != 0 ||
+        node_store_digest(st, out->digest, &err) != 0)
+        fuzz_fail("reading the store's state: %s", err.msg);
+}
+
+void fuzz_store_state_free(fuzz_store_state *s)
+{
+    crdt_vv_free(&s->held);
+    sn_buf_free(&s->equiv);
+}
+
+void fuzz_store_state_same(node_store *st, const fuzz_store_state *before, const char *what)
+{
+    fuzz_store_state now;
+    fuzz_store_state_take(st, &now);
+    const char *changed = NULL;
+    if (memcmp(&before->counts, &now.counts, sizeof now.counts) != 0)
+        changed = "counts";
+    else if (!crdt_vv_equal(&before->held, &now.held))
+        changed = "held vector";
+    else if (before->equiv.len != now.equiv.len ||
+             (now.equiv.len > 0 && memcmp(before->equiv.data, now.equiv.data, now.equiv.len) != 0))
+        changed = "equivocations";
+    else if (memcmp(before->digest, now.digest, sizeof now.digest) != 0)
+        changed = "state digest";
+    fuzz_store_state_free(&now);
+    if (changed != NULL)
+        fuzz_fail("%s changed the store's %s", what, changed);
+}
+
+void fuzz_store_expect(node_store *st, int rc, const sn_err *err, fuzz_store_state *before,
+                       const char *what)
+{
+    fuzz_check_err(rc, err, what);
+    char done[sizeof err->msg + 128];
+    if (rc != 0) {
+        snprintf(done, sizeof done, "a refused %.100s (%s)", what, err->msg);
+        fuzz_store_state_same(st, before, done);
+    } else {
+        sn_err cerr = SN_ERR_INIT;
+        if (node_store_check(st, &cerr) != 0)
+            fuzz_fail("the store fails its invariants after %s: %s", what, cerr.msg);
+    }
+    fuzz_store_state_free(before);
 }
 
 long fuzz_live(void)

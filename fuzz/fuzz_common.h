@@ -5,8 +5,7 @@
  * Each target defines LLVMFuzzerTestOneInput and is built twice: with clang and libFuzzer
  * (`make fuzz`), and with the project's compiler against fuzz/replay_main.c, which feeds it
  * the committed corpus in tests/fuzz/<name>/ (`make test`, `make check`). A failed check
- * aborts, so both builds report it as a crash. Sealed bundles have no target yet: they
- * do not exist; fuzz_bundle comes with them. */
+ * aborts, so both builds report it as a crash. */
 #ifndef SN_FUZZ_COMMON_H
 #define SN_FUZZ_COMMON_H
 
@@ -20,6 +19,7 @@
 #include "node/store.h"
 #include "sync/cert.h"
 #include "sync/noise.h"
+#include "sync/unit.h"
 
 /* libFuzzer's entry point, defined once per target. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -65,8 +65,9 @@ SN_NODISCARD int fuzz_put_piece(sn_buf *out, const uint8_t *p, size_t n, sn_err 
 #define FUZZ_NOW_S UINT64_C(1700000000)
 
 /* Keys derived from constants: the deployment CA, one node ("the origin") whose
- * certificate the CA issued, and Noise keys for both sides of a handshake. The origin's
- * certificate carries the initiator's static Noise key. */
+ * certificate the CA issued, Noise keys for both sides of a handshake, and the bundle key
+ * pair of every store the harness makes. The origin's certificate carries the initiator's
+ * static Noise key. */
 typedef struct fuzz_ids {
     uint8_t ca_pk[SYNC_SIGN_PK_LEN], ca_sk[SYNC_SIGN_SK_LEN];
     sync_cert ca_root;
@@ -75,6 +76,7 @@ typedef struct fuzz_ids {
     uint8_t init_s_sk[32], init_s_pk[32], init_e_sk[32], init_e_pk[32];
     uint8_t resp_s_sk[32], resp_s_pk[32], resp_e_sk[32], resp_e_pk[32];
     uint8_t stream_key[32]; /* a secretstream key for the framing */
+    uint8_t store_box_sk[32], store_box_pk[32]; /* X25519: bundles are sealed to it */
 } fuzz_ids;
 
 /* Made at the first call; borrowed for the life of the process. */
@@ -104,11 +106,56 @@ SN_NODISCARD int fuzz_hs_payload(sn_buf *out, sn_err *err);
 void fuzz_take_hs_payload(const uint8_t *p, size_t n);
 
 /* A new store in directory `dir` (its instance tokens in `state_dir`) on a clock fixed at
- * FUZZ_NOW_S, enrolled with the fixed CA under certificate `serial`. Aborts on failure. */
+ * FUZZ_NOW_S, enrolled with the fixed CA under certificate `serial`. Its bundle key pair
+ * is the fixed one (store_box_*), so bundles sealed to it when the seeds were made open in
+ * every store the harness makes; its other keys and its replica id are random. Aborts on
+ * failure. */
 node_store *fuzz_store_new(const char *dir, const char *state_dir, uint64_t serial);
 /* The same in the temporary directory's "store" (tokens in "state"), removing what a
  * store made there before left (close it first): a fresh store for each input. */
 node_store *fuzz_store_fresh(uint64_t serial);
+
+/* ---- the state of a store ---- */
+
+/* What a refused import or offer must leave as it was: the store's counts, held vector,
+ * equivocations kept and state digest. */
+typedef struct fuzz_store_state {
+    node_counts counts;
+    crdt_vv held;
+    sn_buf equiv; /* each equivocation kept: origin, seq, bytes of its proof */
+    uint8_t digest[16];
+} fuzz_store_state;
+
+/* Read st's state into *out (free it with fuzz_store_state_free). Aborts on failure. */
+void fuzz_store_state_take(node_store *st, fuzz_store_state *out);
+void fuzz_store_state_free(fuzz_store_state *s);
+/* Abort unless st is in state `before` (`what` says what was done to it). */
+void fuzz_store_state_same(node_store *st, const fuzz_store_state *before, const char *what);
+/* After a call on st that returned rc (`err`; `what` names the call) from state `before`:
+ * a refusal must say why (fuzz_check_err) and leave the store as it was, a success must
+ * leave it passing node_store_check. Frees before. */
+void fuzz_store_expect(node_store *st, int rc, const sn_err *err, fuzz_store_state *before,
+                       const char *what);
+
+/* ---- the fixed origin's history ---- */
+
+/* Commit `seq` of the fixed origin (epoch 1): the insert of one patient, family name
+ * `family`, row id bytes 0x40 + seq. Into `out`, initialised here (the caller frees). */
+void fuzz_origin_commit(uint64_t seq, const char *family, sn_buf *out);
+/* Bodies b[0..n) (seqs 1..n of one origin, as they claim) as one unit appended to `out`,
+ * its checkpoint signed with sk under certificate `serial`; returns the checkpoint. */
+sync_checkpoint fuzz_unit_make(const uint8_t *const *b, const size_t *lens, size_t n,
+                               uint64_t serial, const uint8_t *sk, sn_buf *out);
+/* The fixed origin's commits 1..n (n <= 8), of the given family names, as one unit signed
+ * with its key, appended to `out`; returns its checkpoint. */
+sync_checkpoint fuzz_origin_unit(const char *const *families, size_t n, sn_buf *out);
+/* The history the proof target's store holds and the proof seeds fork from: the fixed
+ * origin's commits 1..4 in one unit, appended to `out`. */
+void fuzz_origin_history(sn_buf *out);
+/* Give st the fixed origin's certificate, then take the unit u[0..n) and apply what it
+ * brings (a unit that contradicts what st holds is found as equivocation). Aborts on
+ * failure. */
+void fuzz_store_take_unit(node_store *st, const uint8_t *u, size_t n);
 
 /* ---- re-sealing units and checkpoints ---- */
 

@@ -1,12 +1,16 @@
 /* fuzz/fuzz_common_keys.c - the harness's fixed identities (see fuzz_common.h): keys,
- * certificates, both sides of a handshake made with them, enrolled stores, and units and
- * checkpoints re-sealed with a key. */
+ * certificates, both sides of a handshake made with them, enrolled stores, the fixed
+ * origin's commits and units, and units and checkpoints re-sealed with a key. */
 #include "fuzz/fuzz_common.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "node/keyfile.h"
 #include "node/trust.h"
+#include "node/units.h"
+#include "schema/codec.h"
+#include "schema/schema.h"
 #include "sync/crypto_noise.h"
 #include "sync/unit.h"
 #include "sync/wire.h"
@@ -55,6 +59,7 @@ static void make_ids(fuzz_ids *k)
     noise_pair(k->init_e_sk, k->init_e_pk, 0x30);
     noise_pair(k->resp_s_sk, k->resp_s_pk, 0x50);
     noise_pair(k->resp_e_sk, k->resp_e_pk, 0x70);
+    noise_pair(k->store_box_sk, k->store_box_pk, 0x90);
     for (int i = 0; i < 32; i++)
         k->stream_key[i] = (uint8_t)(0xf0 - i);
 
@@ -195,6 +200,21 @@ static uint64_t fixed_now(void *ctx)
     return FUZZ_NOW_S * 1000u;
 }
 
+/* Replace the bundle key pair in the key file of the store in `dir` with the fixed one. */
+static int fix_box_keys(const char *dir, sn_err *err)
+{
+    sync_keys keys;
+    int rc = node_keyfile_load(dir, &keys, err);
+    if (rc != 0)
+        return rc;
+    memcpy(keys.box_sk, fuzz_keys()->store_box_sk, sizeof keys.box_sk);
+    memcpy(keys.box_pk, fuzz_keys()->store_box_pk, sizeof keys.box_pk);
+    node_keyfile_remove(dir);
+    rc = node_keyfile_save(dir, &keys, err);
+    sync_keys_wipe(&keys);
+    return rc;
+}
+
 node_store *fuzz_store_new(const char *dir, const char *state_dir, uint64_t serial)
 {
     node_open_opts o = {.now_ms = fixed_now, .durability = NODE_FAST, .state_dir = state_dir,
@@ -204,6 +224,8 @@ node_store *fuzz_store_new(const char *dir, const char *state_dir, uint64_t seri
     node_store *st = NULL;
     sync_enroll_request req;
     int rc = node_store_create(dir, "fuzz", &o, &err);
+    if (rc == 0)
+        rc = fix_box_keys(dir, &err);
     if (rc == 0)
         rc = node_store_open(&st, dir, &o, &err);
     if (rc == 0)
@@ -233,6 +255,85 @@ node_store *fuzz_store_fresh(uint64_t serial)
     fuzz_remove_tree(dir);
     fuzz_remove_tree(state);
     return fuzz_store_new(dir, state, serial);
+}
+
+/* ---- the fixed origin's history ---- */
+
+void fuzz_origin_commit(uint64_t seq, const char *family, sn_buf *out)
+{
+    const schema_table *t = schema_table_by_name("patient");
+    schema_field f = {.col = schema_column_by_name(t, "family")->id,
+                      .value = schema_value_text(family)};
+    schema_change ch = {.op = SCHEMA_OP_INSERT, .table = t->id, .fields = &f, .nfields = 1};
+    memset(ch.row, (int)(0x40 + seq), sizeof ch.row);
+    char author[] = "dr-origin";
+    schema_commit c = {.schema_version = SCHEMA_VERSION, .origin.epoch = 1, .seq = seq,
+                       .hlc = CRDT_HLC_MAKE(FUZZ_NOW_S * 1000u - 1000u + seq, 0),
+                       .author = author, .changes = &ch, .nchanges = 1};
+    memcpy(c.origin.replica, fuzz_keys()->origin_cert.replica, sizeof c.origin.replica);
+    sn_buf_init(out, SCHEMA_COMMIT_MAX);
+    sn_err err = SN_ERR_INIT;
+    if (schema_commit_encode(&c, out, &err) != 0)
+        fuzz_fail("an origin commit: %s", err.msg);
+}
+
+sync_checkpoint fuzz_unit_make(const uint8_t *const *b, const size_t *lens, size_t n,
+                               uint64_t serial, const uint8_t *sk, sn_buf *out)
+{
+    sync_checkpoint cp = {.cert_serial = serial, .seq = n};
+    memset(cp.link, 0, sizeof cp.link);
+    sn_err err = SN_ERR_INIT;
+    for (size_t i = 0; i < n; i++) {
+        sync_chain_next(cp.link, cp.link, b[i], lens[i]);
+        uint64_t seq;
+        crdt_hlc hlc;
+        uint32_t version;
+        if (schema_commit_peek(b[i], lens[i], &cp.origin, &seq, &hlc, &version, &err) != 0)
+            fuzz_fail("peeking a body for a unit: %s", err.msg);
+        cp.hlc_max = hlc > cp.hlc_max ? hlc : cp.hlc_max;
+    }
+    sync_checkpoint_sign(&cp, sk);
+    if (sync_unit_encode(1, b, lens, (uint32_t)n, &cp, out, &err) != 0)
+        fuzz_fail("making a unit: %s", err.msg);
+    return cp;
+}
+
+sync_checkpoint fuzz_origin_unit(const char *const *families, size_t n, sn_buf *out)
+{
+    sn_buf bodies[8];
+    const uint8_t *p[8];
+    size_t lens[8];
+    if (n > 8)
+        fuzz_fail("a unit of %zu origin commits asked for (at most 8)", n);
+    for (size_t i = 0; i < n; i++) {
+        fuzz_origin_commit(i + 1, families[i], &bodies[i]);
+        p[i] = bodies[i].data;
+        lens[i] = bodies[i].len;
+    }
+    const fuzz_ids *k = fuzz_keys();
+    sync_checkpoint cp = fuzz_unit_make(p, lens, n, k->origin_cert.serial, k->origin_sk, out);
+    for (size_t i = 0; i < n; i++)
+        sn_buf_free(&bodies[i]);
+    return cp;
+}
+
+void fuzz_origin_history(sn_buf *out)
+{
+    static const char *const families[] = {"Smith", "Jones", "Brown", "Green"};
+    (void)fuzz_origin_unit(families, 4, out);
+}
+
+void fuzz_store_take_unit(node_store *st, const uint8_t *u, size_t n)
+{
+    sn_err err = SN_ERR_INIT;
+    node_body b = {.p = u, .n = n};
+    int rc = node_trust_cert_add(st, &fuzz_keys()->origin_cert, &err);
+    if (rc == 0)
+        rc = node_store_import_units(st, &b, 1, NULL, &err);
+    if (rc == 0)
+        rc = node_store_apply_pending(st, NULL, &err);
+    if (rc != 0)
+        fuzz_fail("giving a store the origin's unit: %s", err.msg);
 }
 
 /* ---- re-sealing units and checkpoints ---- */

@@ -13,7 +13,7 @@
  *     carry the key of the store that exported them.
  * The store is made once; an import that succeeds changes it, so it is then checked
  * (node_store_check) and made afresh. Checks: a refusal says why and leaves the store's
- * counts and held vector as they were (the import is one batch). */
+ * counts, held vector, equivocations and state as they were (the import is one batch). */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -51,44 +51,18 @@ static void reseal_file(fuzz_resealer *r, uint8_t *p, size_t n)
     }
 }
 
-typedef struct store_state {
-    node_counts counts;
-    crdt_vv held;
-} store_state;
-
-static store_state state_of(void)
-{
-    store_state s;
-    crdt_vv_init(&s.held);
-    sn_err err = SN_ERR_INIT;
-    if (node_store_counts(g_store, &s.counts, &err) != 0 ||
-        node_store_held(g_store, &s.held, &err) != 0)
-        fuzz_fail("reading the store's state: %s", err.msg);
-    return s;
-}
-
 static void import(const uint8_t *file, size_t n)
 {
     const char *path = fuzz_path("in.log");
     fuzz_write_file(path, file, n);
-    store_state before = state_of();
+    fuzz_store_state before;
+    fuzz_store_state_take(g_store, &before);
     node_logfile_stats stats;
     sn_err err = SN_ERR_INIT;
     int rc = node_logfile_import(g_store, path, &stats, &err);
-    fuzz_check_err(rc, &err, "node_logfile_import");
-    if (rc != 0) {
-        store_state after = state_of();
-        if (memcmp(&before.counts, &after.counts, sizeof before.counts) != 0 ||
-            !crdt_vv_equal(&before.held, &after.held))
-            fuzz_fail("a refused import (%s) changed the store", err.msg);
-        crdt_vv_free(&after.held);
-    } else {
-        sn_err_clear(&err);
-        if (node_store_check(g_store, &err) != 0)
-            fuzz_fail("the store fails its invariants after an import: %s", err.msg);
+    fuzz_store_expect(g_store, rc, &err, &before, "node_logfile_import");
+    if (rc == 0)
         store_reset();
-    }
-    crdt_vv_free(&before.held);
 }
 
 static void as_received(fuzz_in *in) { import(in->p, in->n); }

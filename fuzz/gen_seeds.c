@@ -1,8 +1,9 @@
 /* fuzz/gen_seeds.c - writes the seed inputs of every fuzz target, made by the real
  * encoders with the harness's fixed keys, as DIR/<target>/seed-<name> (`make fuzz-seeds`
  * runs it on tests/fuzz). The store-made seeds (commit bodies, units, log and vector
- * files) come from fuzz/gen_seeds_store.c. Random parts (stream headers, store ids)
- * differ from run to run; every seed is valid however. */
+ * files) come from fuzz/gen_seeds_store.c, those of proofs and bundles from
+ * fuzz/gen_seeds_bundle.c. Random parts (stream headers, store ids, file keys) differ
+ * from run to run; every seed is valid however. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>

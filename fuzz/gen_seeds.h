@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "node/store.h"
 #include "sync/cert.h"
 
 /* One input being built. Every helper aborts on failure (a generator has no plan B). */
@@ -31,5 +32,10 @@ void seeds_from_store(void);
 void seeds_config(void);
 /* A session for the link target: the fixed origin's HELLO, a unit, heads, GOODBYE. */
 void seeds_link(void);
+
+/* fuzz/gen_seeds_bundle.c: a proof of equivocation found by a store of its own, which the
+ * sender `st` is then given; bundles from the sender (its store directory `dir`). */
+void seeds_equivocation(node_store *st);
+void seeds_bundle(node_store *st, const char *dir);
 
 #endif

@@ -1,7 +1,8 @@
 /* fuzz/gen_seeds_store.c - the seeds a real store makes: a sender enrolled with the fixed
  * CA writes a few commits of varied kinds, then its commit bodies, its exported units and
  * heads, units of the same bodies signed with the fixed origin key, its log file and its
- * vector file become seeds; and configuration files (text, no encoder). */
+ * vector file become seeds; then it takes a proof of equivocation and makes the bundle
+ * seeds (fuzz/gen_seeds_bundle.c); and configuration files (text, no encoder). */
 #include <stdio.h>
 #include <string.h>
 
@@ -118,31 +119,17 @@ static void save_bytes(const char *target, const char *name, unsigned mode, cons
     seed_save(&s, target, name);
 }
 
-/* bodies (seqs 1..n of one origin, as they claim) as one unit into `out`, its checkpoint
- * signed with sk under certificate `serial`; returns the checkpoint. */
-static sync_checkpoint signed_unit(const byte_list *bodies, uint64_t serial, const uint8_t *sk,
+/* The bodies of l as one unit into `out` (see fuzz_unit_make). */
+static sync_checkpoint signed_unit(const byte_list *l, uint64_t serial, const uint8_t *sk,
                                    sn_buf *out)
 {
     const uint8_t *p[16];
     size_t lens[16];
-    sync_checkpoint cp = {.cert_serial = serial, .seq = bodies->n};
-    memset(cp.link, 0, sizeof cp.link);
-    sn_err err = SN_ERR_INIT;
-    for (size_t i = 0; i < bodies->n; i++) {
-        p[i] = bodies->item[i].data;
-        lens[i] = bodies->item[i].len;
-        sync_chain_next(cp.link, cp.link, p[i], lens[i]);
-        uint64_t seq;
-        crdt_hlc hlc;
-        uint32_t version;
-        if (schema_commit_peek(p[i], lens[i], &cp.origin, &seq, &hlc, &version, &err) != 0)
-            fuzz_fail("peeking a seed body: %s", err.msg);
-        cp.hlc_max = hlc > cp.hlc_max ? hlc : cp.hlc_max;
+    for (size_t i = 0; i < l->n; i++) {
+        p[i] = l->item[i].data;
+        lens[i] = l->item[i].len;
     }
-    sync_checkpoint_sign(&cp, sk);
-    if (sync_unit_encode(1, p, lens, (uint32_t)bodies->n, &cp, out, &err) != 0)
-        fuzz_fail("a seed unit: %s", err.msg);
-    return cp;
+    return fuzz_unit_make(p, lens, l->n, serial, sk, out);
 }
 
 /* The sender's bodies in one unit signed with the fixed origin key, and its checkpoint. */
@@ -270,29 +257,12 @@ void seeds_from_store(void)
     give_crl(st);
     seeds_sent(st);
     seeds_files(st, dir);
+    seeds_equivocation(st); /* after the files: the sender now holds a proof */
+    seeds_bundle(st, dir);
     node_store_close(st);
 }
 
 /* ---- a session for the link target: the fixed origin's own commits ---- */
-
-/* Commit `seq` of the fixed origin (epoch 1): a patient insert, encoded directly. */
-static void origin_commit(uint64_t seq, const char *family, sn_buf *out)
-{
-    const schema_table *t = schema_table_by_name("patient");
-    schema_field f = {.col = schema_column_by_name(t, "family")->id,
-                      .value = schema_value_text(family)};
-    schema_change ch = {.op = SCHEMA_OP_INSERT, .table = t->id, .fields = &f, .nfields = 1};
-    memset(ch.row, (int)(0x40 + seq), sizeof ch.row);
-    char author[] = "dr-origin";
-    schema_commit c = {.schema_version = SCHEMA_VERSION, .origin.epoch = 1, .seq = seq,
-                       .hlc = CRDT_HLC_MAKE(FUZZ_NOW_S * 1000u - 1000u + seq, 0),
-                       .author = author, .changes = &ch, .nchanges = 1};
-    memcpy(c.origin.replica, fuzz_keys()->origin_cert.replica, sizeof c.origin.replica);
-    sn_buf_init(out, SCHEMA_COMMIT_MAX);
-    sn_err err = SN_ERR_INIT;
-    if (schema_commit_encode(&c, out, &err) != 0)
-        fuzz_fail("an origin commit: %s", err.msg);
-}
 
 static void record(seed *s, uint8_t kind, const void *p, size_t n)
 {
@@ -302,19 +272,16 @@ static void record(seed *s, uint8_t kind, const void *p, size_t n)
 
 void seeds_link(void)
 {
-    byte_list bodies = {.n = 2};
-    origin_commit(1, "Smith", &bodies.item[0]);
-    origin_commit(2, "Jones", &bodies.item[1]);
+    static const char *const families[] = {"Smith", "Jones"};
     sync_hello h = {.version = SYNC_WIRE_VERSION, .flags = SYNC_HELLO_FULL, .schema = 1};
     crdt_vv_init(&h.vv);
     sn_buf hello, unit;
     sn_buf_init(&hello, 1024);
     sn_buf_init(&unit, (size_t)1 << 20);
     sn_err err = SN_ERR_INIT;
-    const fuzz_ids *k = fuzz_keys();
     if (sync_hello_encode(&h, &hello, &err) != 0)
         fuzz_fail("the session's HELLO: %s", err.msg);
-    sync_checkpoint cp = signed_unit(&bodies, k->origin_cert.serial, k->origin_sk, &unit);
+    sync_checkpoint cp = fuzz_origin_unit(families, 2, &unit);
     uint8_t head[SYNC_CHECKPOINT_LEN];
     sync_checkpoint_encode(&cp, head);
     seed s;
@@ -329,7 +296,6 @@ void seeds_link(void)
     seed_save(&s, "link", "session");
     sn_buf_free(&hello);
     sn_buf_free(&unit);
-    list_free(&bodies);
 }
 
 void seeds_config(void)

@@ -80,22 +80,29 @@ static void key_fields(struct sync_keys *k, node_keyfile_field f[static NODE_KEY
     f[5] = (node_keyfile_field){"box-secret", k->box_sk, sizeof k->box_sk};
 }
 
-int node_keyfile_create(const char *dir, sn_err *err)
+int node_keyfile_save(const char *dir, const struct sync_keys *keys, sn_err *err)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/keys", dir) >= sizeof path)
         return sn_err_set(err, SN_EINVAL, "store path '%s' is too long", dir);
-    sync_keys k;
-    int rc = sync_keys_generate(&k, err);
-    if (rc != 0)
-        return rc;
+    sync_keys k = *keys; /* the fields point at what they write, so not at `keys` */
     node_keyfile_field f[NODE_KEYS];
     key_fields(&k, f);
-    rc = node_keyfile_write(path, "Outpost node keys: secret, keep this file mode 0600.", f,
-                            NODE_KEYS, err);
+    int rc = node_keyfile_write(path, "Outpost node keys: secret, keep this file mode 0600.", f,
+                                NODE_KEYS, err);
     sync_keys_wipe(&k);
     if (rc == SN_EINVAL)
         sn_err_hint(err, "this directory already holds a node; choose another --store");
+    return rc;
+}
+
+int node_keyfile_create(const char *dir, sn_err *err)
+{
+    sync_keys k;
+    int rc = sync_keys_generate(&k, err);
+    if (rc == 0)
+        rc = node_keyfile_save(dir, &k, err);
+    sync_keys_wipe(&k);
     return rc;
 }
 

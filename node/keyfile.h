@@ -11,10 +11,14 @@
 /* Generate the node's key pairs and write them to DIR/keys, created exclusively with mode
  * 0600 and fsynced. SN_EINVAL when a key file already exists, SN_EIO. */
 SN_NODISCARD int node_keyfile_create(const char *dir, sn_err *err);
+/* Write the key pairs `k` to DIR/keys as node_keyfile_create does, with the same codes
+ * (the fuzz harness gives its stores a known bundle key this way, after
+ * node_keyfile_remove). */
+struct sync_keys;
+SN_NODISCARD int node_keyfile_save(const char *dir, const struct sync_keys *k, sn_err *err);
 /* Read DIR/keys. Refuses a file readable by others (mode beyond 0600: SN_EAUTH with the
  * chmod to run), a malformed one (SN_ECORRUPT naming the line), a missing one
  * (SN_ENOTFOUND). The caller wipes *out with sync_keys_wipe when done. */
-struct sync_keys;
 SN_NODISCARD int node_keyfile_load(const char *dir, struct sync_keys *out, sn_err *err);
 
 /* Remove DIR/keys (clean-up after a failed init). */

@@ -255,8 +255,12 @@ static int check_done(node_link *l, sn_err *err)
         if (state_due(l))
             rc = send_state(l, err);
     }
-    if (rc != 0 || !l->o.once || l->bye_out || (state_due(l) && !l->state_in))
+    if (rc != 0 || !l->o.once || l->bye_out)
         return rc;
+    /* With STATEs to exchange the dialling side ends, once the peer's has come: one
+     * GOODBYE, never two crossing. */
+    if (state_due(l) && (!l->state_in || !l->o.initiator))
+        return 0;
     /* Nothing more will come that we need: end now, not a round trip later. */
     rc = link_send_final(l, SYNC_BYE_DONE, "in sync", err);
     if (rc == 0)

@@ -102,7 +102,7 @@ START_TEST(test_status_never_in_sync_behind_failing)
     (void)tca_enroll(&ca, a);
     (void)tca_enroll(&ca, b);
     sync_cert cert_c = tca_enroll(&ca, c);
-    CK_OK(node_trust_cert_add(h, &cert_c, &err)); /* what `outpost peer add` does */
+    CK_OK(node_trust_cert_add(h, &cert_c, &err)); /* `outpost trust add-cert` */
 
     node_status_report r = report(h);
     ck_assert(r.hub && r.enrolled);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "node/store.h"
+#include "node/store_int.h"
 #include "node/users.h"
 #include "tests/node_fixture.h"
 #include "tests/support.h"
@@ -351,12 +352,13 @@ START_TEST(test_users_layout1_store_migrates)
     retract(st, q, NULL);
     snap s = snap_take(st);
     close_tracked(st);
-    ck_assert_int_eq(db_int(dir, "PRAGMA user_version"), 7);
+    ck_assert_int_eq(db_int(dir, "PRAGMA user_version"), NODE_STORE_LAYOUT);
 
     /* Turn it into a store as layout 1 made it. */
     db_exec(dir, "DROP TABLE clinician; DROP TABLE audit; DROP TABLE trust_cert;"
                  " DROP TABLE checkpoint; DROP TABLE unit_wait; DROP TABLE equivocation;"
                  " DROP TABLE peer; DROP TABLE imported_bundles; DROP TABLE bundle_peer;"
+                 " DROP TABLE peer_day;"
                  " ALTER TABLE origin DROP COLUMN bound; PRAGMA user_version=1;");
     ck_assert_int_eq(db_int(dir, "PRAGMA user_version"), 1);
     ck_assert_int_eq(db_int(dir, "SELECT count(*) FROM sqlite_master WHERE name IN "
@@ -375,7 +377,7 @@ START_TEST(test_users_layout1_store_migrates)
     CK_OK(node_user_by_os(st, "after", &got, &err));
     ck_assert_str_eq(got.id, "dr.after");
     close_tracked(st);
-    ck_assert_int_eq(db_int(dir, "PRAGMA user_version"), 7);
+    ck_assert_int_eq(db_int(dir, "PRAGMA user_version"), NODE_STORE_LAYOUT);
     ck_assert_int_eq(db_int(dir, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                  "('clinician', 'audit', 'clinician_os_user', "
                                  "'audit_patient')"),
