@@ -65,7 +65,7 @@ typedef enum node_digest_match {
     NODE_DIGEST_OTHER = 3,   /* reported for a vector other than ours then: not comparable */
 } node_digest_match;
 
-const char *node_digest_match_name(node_digest_match m); /* unknown|match|differ|other */
+const char *node_digest_match_name(node_digest_match m); /* unknown|match|differ|other-vector */
 
 #define NODE_STATUS_DAYS 14 /* days of sync history kept and shown */
 

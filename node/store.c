@@ -105,14 +105,16 @@ static const char *const migrations[NODE_STORE_LAYOUT] = {
     /* 7: an equivocation proof any node can check alone (sync/proof.h), sent to peers. */
     "ALTER TABLE equivocation ADD COLUMN proof BLOB;",
     /* 8: the operator's view (node/status.h): whether a peer's last reported state digest
-     * matched ours, when units started waiting for a predecessor, and sessions per day. */
+     * matched ours, when units started waiting for a predecessor, sessions per day... */
     "ALTER TABLE peer ADD COLUMN digest_match INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE peer ADD COLUMN digest_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE unit_wait ADD COLUMN since_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE peer_day(replica BLOB NOT NULL, day INTEGER NOT NULL,"
     " sessions INTEGER NOT NULL DEFAULT 0, completed INTEGER NOT NULL DEFAULT 0,"
     " failed INTEGER NOT NULL DEFAULT 0, bytes_in INTEGER NOT NULL DEFAULT 0,"
-    " bytes_out INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(replica, day)) WITHOUT ROWID;",
+    " bytes_out INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(replica, day)) WITHOUT ROWID;"
+    /* ... and commits kept for a newer schema counted without reading the whole log. */
+    "CREATE INDEX commit_log_unknown ON commit_log(key) WHERE unknown = 1;",
 };
 
 /* ---- SQLite through our allocator, so the fault injector reaches it. ---- */

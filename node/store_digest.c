@@ -321,6 +321,29 @@ static int check_cells(node_store *st, sn_err *err)
     return rc;
 }
 
+/* node_store_counts counts the log from the origin table (seqs 1..held of each origin are
+ * held, and waiting ones lie past held): the log must hold exactly those. */
+static int check_counts(node_store *st, sn_err *err)
+{
+    node_counts n;
+    int rc = node_store_counts(st, &n, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *s = NULL;
+    rc = node_stmt_cached(st, "SELECT count(*) FROM commit_log", &s);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    uint64_t rows = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    node_stmt_release(st, s);
+    if (rc != SQLITE_ROW)
+        return node_store_fail(st, rc, err, "counting the log");
+    if (rows != n.commits)
+        return sn_err_set(err, SN_ECORRUPT, "the log holds %llu commits, the origin table "
+                          "accounts for %llu", (unsigned long long)rows,
+                          (unsigned long long)n.commits);
+    return 0;
+}
+
 int node_store_check(node_store *st, sn_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -342,6 +365,8 @@ int node_store_check(node_store *st, sn_err *err)
     if (!ok)
         return rc;
     rc = check_log(st, err);
+    if (rc == 0)
+        rc = check_counts(st, err);
     if (rc == 0)
         rc = check_cells(st, err);
     if (rc != 0)

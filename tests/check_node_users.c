@@ -358,7 +358,7 @@ START_TEST(test_users_layout1_store_migrates)
     db_exec(dir, "DROP TABLE clinician; DROP TABLE audit; DROP TABLE trust_cert;"
                  " DROP TABLE checkpoint; DROP TABLE unit_wait; DROP TABLE equivocation;"
                  " DROP TABLE peer; DROP TABLE imported_bundles; DROP TABLE bundle_peer;"
-                 " DROP TABLE peer_day;"
+                 " DROP TABLE peer_day; DROP INDEX commit_log_unknown;"
                  " ALTER TABLE origin DROP COLUMN bound; PRAGMA user_version=1;");
     ck_assert_int_eq(db_int(dir, "PRAGMA user_version"), 1);
     ck_assert_int_eq(db_int(dir, "SELECT count(*) FROM sqlite_master WHERE name IN "
