@@ -124,7 +124,7 @@ $(B)/bench/%: bench/%.c $(B)/liboutpost.a
 # The tests: the fuzz corpus replay, Check suites, then the CLI tests against the binary.
 test-run: build fuzz-replay
 	$(Q)LINKSIM=$(B)/linksim CK_DEFAULT_TIMEOUT=$${CK_DEFAULT_TIMEOUT:-600} $(B)/check_outpost
-	$(Q)OUTPOST=$(B)/outpost tests/cli/run.sh
+	$(Q)OUTPOST=$(B)/outpost LINKSIM=$(B)/linksim tests/cli/run.sh
 	$(Q)LINKSIM=$(B)/linksim bash tests/cli/linksim.sh
 
 test: deps

@@ -29,6 +29,7 @@ typedef struct conn {
     node_link *link;
     char label[96];
     bool closing;
+    bool cut;          /* the connection ended under a session still running */
     uv_shutdown_t shut;
     struct conn *next;
     uint8_t rbuf[READ_BUF];
@@ -148,8 +149,10 @@ static void after_close(uv_handle_t *h)
         } else {
             d->report.sessions_failed++;
             if (d->o->once && d->once_rc == 0) {
-                d->once_rc = e->code != 0 ? e->code : SN_EPROTO;
+                /* A cut link is for trying again later, whatever the link made of it. */
+                d->once_rc = c->cut ? SN_EBUSY : e->code != 0 ? e->code : SN_EPROTO;
                 d->once_err = *e;
+                d->once_err.code = d->once_rc;
                 if (d->once_err.msg[0] == '\0')
                     snprintf(d->once_err.msg, sizeof d->once_err.msg, "link to %s ended early",
                              c->label);
@@ -225,6 +228,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         return;
     if (n != UV_EOF)
         sn_log_info("sync %s: connection lost: %s", c->label, uv_strerror((int)n));
+    c->cut = node_link_state_get(c->link) < NODE_LINK_DONE;
     if (node_link_eof(c->link, &err) != 0)
         sn_log_debug("sync %s: %s", c->label, err.msg); /* logged by the link */
     conn_flush(c);

@@ -458,7 +458,9 @@ static int take_state(node_link *l, const uint8_t *p, size_t n, sn_err *err)
         return rc;
     l->peer.digest_ms = node_now_ms(l->st);
     if (memcmp(vector, their_vector, sizeof vector) != 0) {
-        l->peer.digest_match = NODE_DIGEST_OTHER;
+        /* Not comparable: a divergence seen stays until a comparison clears it. */
+        if (l->peer.digest_match != NODE_DIGEST_DIFFER)
+            l->peer.digest_match = NODE_DIGEST_OTHER;
     } else if (memcmp(digest, their_digest, sizeof digest) == 0) {
         l->peer.digest_match = NODE_DIGEST_MATCH;
     } else {

@@ -18,6 +18,8 @@ set -u
 
 : "${OUTPOST:?set OUTPOST to the outpost binary}"
 case $OUTPOST in /*) ;; *) OUTPOST=$(pwd)/$OUTPOST ;; esac
+# The link simulator, for the tests of cut sessions (LINKSIM, as for linksim.sh).
+case ${LINKSIM:-} in "" | /*) ;; *) LINKSIM=$(pwd)/$LINKSIM ;; esac
 [ -x "$OUTPOST" ] || { echo "run.sh: $OUTPOST is not an executable" >&2; exit 2; }
 HERE=$(cd "$(dirname "$0")" && pwd)
 GOLDEN=$HERE/golden
@@ -1236,6 +1238,7 @@ c.commit()' s/store.db || die "cannot tamper with the audit table"
 . "$HERE/sync.sh"
 . "$HERE/bundle.sh"
 . "$HERE/status_http.sh"
+. "$HERE/status_states.sh"
 
 run help_global t_help_global
 for w in $(echo "$help_words" | tr '|' ' '); do
@@ -1352,6 +1355,7 @@ run bundle_bad_files t_bundle_bad_files
 run help_serve_http t_help_serve_http
 run status_http_usage t_status_http_usage
 run status_http t_status_http
+run status_states t_status_states
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
