@@ -156,9 +156,11 @@ SN_NODISCARD int node_store_counts(node_store *st, node_counts *out, sn_err *err
  * the state, not the log. */
 SN_NODISCARD int node_store_digest(node_store *st, uint8_t out[16], sn_err *err);
 
-/* What a STATE message reports (sync/wire.h): sync_vv_digest of the held vector, and the
- * state digest, remade only when some origin's held, applied or bound seq has moved since
- * the last call. */
+/* What a STATE message reports (sync/wire.h): sync_vv_digest of the applied vector (per
+ * origin the highest seq applied; commits held but quarantined or frozen are not, so two
+ * nodes that differ only in what their revocation lists hold back are not compared), and
+ * the state digest, remade only when some origin's held, applied or bound seq has moved
+ * since the last call. */
 SN_NODISCARD int node_store_state_digest(node_store *st, uint8_t vector[16],
                                          uint8_t digest[16], sn_err *err);
 

@@ -173,8 +173,10 @@ int node_store_digest(node_store *st, uint8_t out[16], sn_err *err)
     return rc;
 }
 
-/* XXH3-64 over every origin's (held, applied, bound): what the state is a function of. */
-static int state_key(node_store *st, uint64_t *key, sn_err *err)
+/* The applied vector (per origin, the highest seq applied: what the state is a function
+ * of) and XXH3-64 over every origin's (held, applied, bound), which says when the cached
+ * digest is stale. */
+static int applied_vector(node_store *st, crdt_vv *out, uint64_t *key, sn_err *err)
 {
     sn_buf b;
     sn_buf_init(&b, SIZE_MAX);
@@ -188,6 +190,8 @@ static int state_key(node_store *st, uint64_t *key, sn_err *err)
         sn_store_u64be(t + 16, os.bound);
         if (rc == 0)
             rc = sn_buf_append(&b, t, sizeof t, err);
+        if (rc == 0 && os.applied > 0)
+            rc = crdt_vv_set(out, node_origin_of(st, idx), os.applied, err);
     }
     if (rc == 0)
         *key = sn_xxh64(b.data, b.len);
@@ -198,13 +202,11 @@ static int state_key(node_store *st, uint64_t *key, sn_err *err)
 int node_store_state_digest(node_store *st, uint8_t vector[16], uint8_t digest[16],
                             sn_err *err)
 {
-    crdt_vv held;
-    crdt_vv_init(&held);
+    crdt_vv applied;
+    crdt_vv_init(&applied);
     uint64_t key = 0;
     bool owned = node_read_begin(st);
-    int rc = node_store_held(st, &held, err);
-    if (rc == 0)
-        rc = state_key(st, &key, err);
+    int rc = applied_vector(st, &applied, &key, err);
     if (rc == 0 && !(st->digest_cached && st->digest_key == key)) {
         rc = node_store_digest(st, st->digest, err);
         st->digest_cached = rc == 0;
@@ -212,10 +214,10 @@ int node_store_state_digest(node_store *st, uint8_t vector[16], uint8_t digest[1
     }
     node_read_end(st, owned);
     if (rc == 0) {
-        sync_vv_digest(&held, vector);
+        sync_vv_digest(&applied, vector);
         memcpy(digest, st->digest, 16);
     }
-    crdt_vv_free(&held);
+    crdt_vv_free(&applied);
     return rc;
 }
 

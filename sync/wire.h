@@ -95,8 +95,8 @@ SN_NODISCARD int sync_ack_parse(const uint8_t *p, size_t n, uint64_t *units, sn_
 
 /* ---- STATE: vector u8[16] | digest u8[16] ----
  * Sent once per session when both sides are in sync, so the receiver can tell whether the
- * same commits gave the same state: `vector` is sync_vv_digest of the sender's held vector,
- * `digest` its node_store_digest. */
+ * same commits gave the same state: `vector` is sync_vv_digest of the sender's applied
+ * vector, `digest` its node_store_digest (node_store_state_digest). */
 #define SYNC_STATE_LEN 32
 void sync_state_encode(const uint8_t vector[16], const uint8_t digest[16],
                        uint8_t out[SYNC_STATE_LEN]);

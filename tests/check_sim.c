@@ -36,6 +36,8 @@
 
 #include "base/hash.h"
 #include "base/log.h"
+#include "node/peers.h"
+#include "node/status.h"
 #include "node/trust.h"
 #include "node/units.h"
 #include "tests/conv_compare.h"
@@ -150,6 +152,19 @@ static int count_proof(void *ctx, const node_equivocation *e, sn_err *err)
 }
 
 /* The flags the special events and far clocks must have left on every live node. */
+typedef struct digest_tally {
+    unsigned long matched, differed;
+} digest_tally;
+
+static int tally_digest(void *ctx, const node_peer *p, sn_err *err)
+{
+    (void)err;
+    digest_tally *t = ctx;
+    t->matched += p->digest_match == NODE_DIGEST_MATCH;
+    t->differed += p->digest_match == NODE_DIGEST_DIFFER;
+    return 0;
+}
+
 static bool check_flags(sim_world *w)
 {
     conv_world *c = w->c;
@@ -166,6 +181,14 @@ static bool check_flags(sim_world *w)
                              "flags no origin as skewed", sim_name(w, i));
         if (i == SIM_HUB)
             w->s.quarantined += n.quarantined;
+        /* Every session's STATE exchange compared the states of equal applied vectors. */
+        digest_tally dt = {0};
+        if (node_peer_each(c->w[i].st, tally_digest, &dt, &err) != 0)
+            return conv_fail(c, "peers of %s: %s", sim_name(w, i), err.msg);
+        if (dt.differed > 0)
+            return conv_fail(c, "%s saw %lu peers reach a different state from the same "
+                             "commits", sim_name(w, i), dt.differed);
+        w->s.digests_matched += dt.matched;
         if (w->revoked) {
             sync_crl crl;
             if (node_trust_crl(c->w[i].st, &crl, &err) != 0)

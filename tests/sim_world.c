@@ -87,6 +87,8 @@ void sim_stats_print(const sim_stats *s, FILE *out)
                  "(quarantined at the end %lu), equivocation %lu (nodes frozen %lu)\n",
             s->special[SIM_SPECIAL_RESTORE], s->restore_lost, s->special[SIM_SPECIAL_REVOKE],
             s->quarantined, s->special[SIM_SPECIAL_EQUIVOCATE], s->frozen_nodes);
+    fprintf(out, "  state digests: %lu peer records matched at their last comparison, none "
+                 "differed\n", s->digests_matched);
     fprintf(out, "  model: mv sets concurrent with another write %lu, cells with >1 sibling "
                  "%lu, open conflicts %lu\n",
             s->sets_concurrent, s->mv_multi, s->conflicts);

@@ -62,6 +62,7 @@ typedef struct sim_stats {
     unsigned long jumps[SIM_JUMP_KINDS], far_commits;
     unsigned long restarts, special[SIM_SPECIAL_COUNT];
     unsigned long restore_lost, quarantined, frozen_nodes, heal_sessions;
+    unsigned long digests_matched; /* peer records whose last STATE matched, at the end */
     unsigned long acked, excluded;  /* acknowledged commits; of them legitimately gone */
     unsigned long divergences, lost_acks;
     unsigned long mv_multi, conflicts, sets_concurrent;

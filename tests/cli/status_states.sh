@@ -118,24 +118,20 @@ Twin=in-sync"
     ok twin_op patient register --family Other
     twin_op sync --once "127.0.0.1:$HUB_PORT" >"$T/out" 2>"$T/err"
     # As many commits as before the rollback: the same vector, another state. Only the
-    # state digests tell, and the hub shows it.
-    expect_views "Calm=in-sync
+    # state digests tell, and the hub shows it. (The others are in their states by now.)
+    _others="Calm=in-sync
 Cut=failing
 Gone=revoked
 Never=never-synced
 Skew=skewed
-Slow=behind
+Slow=behind"
+    expect_views "$_others
 Twin=diverged"
     # One more commit moves its vector past the hub's (whose copy cannot follow its own
     # chain): still diverged, until a comparison says otherwise.
     ok twin_op patient register --family Third
     twin_op sync --once "127.0.0.1:$HUB_PORT" >"$T/out" 2>"$T/err"
-    expect_views "Calm=in-sync
-Cut=failing
-Gone=revoked
-Never=never-synced
-Skew=skewed
-Slow=behind
+    expect_views "$_others
 Twin=diverged"
     # The second history reaches the hub through Calm (a log file): two checkpoints of
     # Twin for one seq, both validly signed, prove the fork.
@@ -143,12 +139,7 @@ Twin=diverged"
     ok twin_op log export --peer-vector calm.vec -o twin.log
     ok op --store Calm log import twin.log
     ok op --store Calm sync --once "127.0.0.1:$HUB_PORT"
-    expect_views "Calm=in-sync
-Cut=failing
-Gone=revoked
-Never=never-synced
-Skew=skewed
-Slow=behind
+    expect_views "$_others
 Twin=equivocating"
     get status.json
     python3 - "$T/body" <<'EOF' || die "the figures behind the states"
