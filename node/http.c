@@ -296,6 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
 }
 
+static void on_log(void *cls, const char *fmt, va_list ap) SN_PRINTF(2, 0);
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
     node_http *h = cls;
