@@ -127,7 +127,15 @@ static int site_view(sn_buf *out, const node_status_report *r, sn_err *err)
 {
     char last[48];
     ago(last, sizeof last, r->now_ms, r->last_sync_ms);
-    int rc = sn_buf_appendf(out, err,
+    int rc = 0;
+    if (r->self_frozen)
+        rc = sn_buf_append_str(out, "\nWARNING    another copy of this node (a restored disk image or a "
+                                    "cloned machine?)\n           wrote a second history: "
+                                    "this node's own commits are frozen from the\n"
+                                    "           fork on (outpost quarantine). Tell the hub "
+                                    "operator before recording more.\n", err);
+    if (rc == 0)
+        rc = sn_buf_appendf(out, err,
                             "\nlast sync  %s\nto send    %" PRIu64
                             " commits the hub lacked when last told\nto receive %" PRIu64
                             " commits the hub held that we lack, as last told\nto review  %" PRIu64

@@ -336,6 +336,25 @@ static void own_view(node_status_report *r)
     }
 }
 
+/* This node's own origin frozen: a copy of it wrote another history under its seqs. */
+static int self_frozen(build *b, sn_err *err)
+{
+    uint32_t idx = node_origin_find(b->st, node_store_origin(b->st));
+    if (idx == 0)
+        return 0;
+    sqlite3_stmt *s = NULL;
+    int rc = node_stmt_cached(b->st, "SELECT 1 FROM equivocation WHERE origin = ?1", &s);
+    if (rc != SQLITE_OK)
+        return node_store_fail(b->st, rc, err, "reading this node's equivocation");
+    sqlite3_bind_int64(s, 1, idx);
+    rc = sqlite3_step(s);
+    b->r->self_frozen = rc == SQLITE_ROW;
+    node_stmt_release(b->st, s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return node_store_fail(b->st, rc, err, "reading this node's equivocation");
+    return 0;
+}
+
 static int build_nodes(build *b, sn_err *err)
 {
     node_status_report *r = b->r;
@@ -364,6 +383,8 @@ static int build_nodes(build *b, sn_err *err)
     crdt_vv_free(&held);
     if (rc == 0)
         rc = fill_origins(b, err);
+    if (rc == 0)
+        rc = self_frozen(b, err);
     if (rc == 0)
         rc = fill_conflicts(b, err);
     return rc;

@@ -117,6 +117,9 @@ typedef struct node_status_report {
     uint64_t last_sync_ms;    /* latest completed session with any peer */
     uint64_t pending_out;     /* commits we hold that some hub lacked at its last HELLO */
     uint64_t pending_in;      /* commits a hub held at its last HELLO that we lack */
+    bool self_frozen;         /* another copy of this node signed a second history (a
+                               * restored disk image, a cloned machine): its own origin is
+                               * frozen from the fork on */
     node_status_limits limits;
     size_t nnodes;
     node_status_node *nodes;  /* most urgent first, then by name */

@@ -149,12 +149,13 @@ int node_status_json(const node_status_report *r, sn_buf *out, sn_err *err)
             ",\"replica\":\"%s\",\"role\":\"%s\",\"enrolled\":%s,\"now_ms\":%" PRIu64
             ",\"held\":%" PRIu64 ",\"commits\":%" PRIu64 ",\"waiting\":%" PRIu64
             ",\"conflicts\":%" PRIu64 ",\"quarantined\":%" PRIu64 ",\"last_sync_ms\":%" PRIu64
-            ",\"pending_out\":%" PRIu64 ",\"pending_in\":%" PRIu64
+            ",\"pending_out\":%" PRIu64 ",\"pending_in\":%" PRIu64 ",\"self_frozen\":%s"
             ",\"limits\":{\"silent_ms\":%" PRIu64 ",\"behind\":%" PRIu64 ",\"skew_ms\":%" PRIu64
             ",\"stuck_ms\":%" PRIu64 ",\"expiring_ms\":%" PRIu64 "},\"states\":{",
             replica, r->hub ? "hub" : "site", r->enrolled ? "true" : "false", r->now_ms,
             r->held, r->counts.commits, r->counts.waiting, r->counts.conflicts,
             r->counts.quarantined, r->last_sync_ms, r->pending_out, r->pending_in,
+            r->self_frozen ? "true" : "false",
             l->silent_ms, l->behind, l->skew_ms, l->stuck_ms, l->expiring_ms);
     for (int s = 0; rc == 0 && s < NODE_STATE_COUNT; s++)
         rc = sn_buf_appendf(out, err, "%s\"%s\":%zu", s > 0 ? "," : "", node_state_name(s),

@@ -127,6 +127,13 @@ Skew=skewed
 Slow=behind"
     expect_views "$_others
 Twin=diverged"
+    # Twin itself saw the hub's checkpoint for its own seq and says so.
+    twin_op --json status >"$T/body" 2>"$T/err"
+    has '"self_frozen":true' "$T/body"
+    twin_op status >"$T/out" 2>"$T/err"
+    has "WARNING    another copy of this node" "$T/out"
+    op --store Calm --json status >"$T/body" 2>"$T/err"
+    has '"self_frozen":false' "$T/body"
     # One more commit moves its vector past the hub's (whose copy cannot follow its own
     # chain): still diverged, until a comparison says otherwise.
     ok twin_op patient register --family Third
