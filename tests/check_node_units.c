@@ -203,7 +203,7 @@ START_TEST(test_units_every_bit_flip_refused)
     snap before = snap_take(b);
     static const char *const words[] = {"chain", "signature", "certificate", "checkpoint",
                                         "section", "unit", "revocation", "format",
-                                        "reserved", "log file"};
+                                        "reserved", "log file", "proof"};
     for (size_t i = 0; i + 32 < n; i++) {
         f[i] ^= (uint8_t)(1u << (i % 8));
         sn_blake2b(f + n - 32, 32, f, n - 32);
