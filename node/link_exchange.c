@@ -187,6 +187,7 @@ static int on_unit_or_head(void *ctx, const uint8_t *p, size_t n, sn_err *err)
 }
 
 static int check_done(node_link *l, sn_err *err);
+static int resend_own_if_forked(node_link *l, sn_err *err);
 
 int link_exchange_pump(node_link *l, sn_err *err)
 {
@@ -303,6 +304,8 @@ static int take_hello(node_link *l, const uint8_t *p, size_t n, sn_err *err)
         rc = node_peer_save(l->st, &l->peer, err);
     if (rc == 0)
         rc = crdt_vv_copy(&l->sent, &l->peer_vec, err);
+    if (rc == 0)
+        rc = resend_own_if_forked(l, err);
     if (rc != 0)
         return rc;
     l->hello_in = true;
@@ -409,6 +412,21 @@ static int take_crl(node_link *l, const uint8_t *p, size_t n, sn_err *err)
     return rc;
 }
 
+/* Another copy of this node wrote a second history under our seqs, and no proof shows it
+ * yet: the peer lacks our bodies and we lack its. Send it ours from seq 1 (again, if this
+ * session sent some already): holding both, it can prove the fork to everyone. */
+static int resend_own_if_forked(node_link *l, sn_err *err)
+{
+    bool forked = false;
+    int rc = node_store_own_fork_unproven(l->st, &forked, err);
+    if (rc != 0 || !forked || crdt_vv_get(&l->sent, node_store_origin(l->st)) == 0)
+        return rc;
+    sn_log_warn("sync %s %s: a second history of this node exists; sending it ours from the "
+                "start, so the fork can be proven", l->label, l->peer_cert.name);
+    l->caught_up_out = false;
+    return crdt_vv_set(&l->sent, node_store_origin(l->st), 0, err);
+}
+
 static int take_heads(node_link *l, const uint8_t *p, size_t n, sn_err *err)
 {
     if (n % SYNC_CHECKPOINT_LEN != 0)
@@ -426,6 +444,11 @@ static int take_heads(node_link *l, const uint8_t *p, size_t n, sn_err *err)
         l->changed = true;
         sn_log_warn("sync %s %s: its checkpoints prove %zu origin(s) equivocated; frozen",
                     l->label, l->peer_cert.name, eq);
+        if (l->hello_in) {
+            rc = resend_own_if_forked(l, err);
+            if (rc == 0)
+                rc = link_exchange_pump(l, err);
+        }
     }
     return rc;
 }

@@ -235,6 +235,23 @@ int node_store_offer_proofs(node_store *st, const node_body *proofs, size_t n,
     return node_txn_end(st, rc, err);
 }
 
+int node_store_own_fork_unproven(node_store *st, bool *out, sn_err *err)
+{
+    *out = false;
+    sqlite3_stmt *s = NULL;
+    int rc = node_stmt_cached(st, "SELECT 1 FROM equivocation WHERE origin = ?1 AND"
+                              " proof IS NULL", &s);
+    if (rc != SQLITE_OK)
+        return node_store_fail(st, rc, err, "reading this node's own equivocation");
+    sqlite3_bind_int64(s, 1, st->self_idx);
+    rc = sqlite3_step(s);
+    *out = rc == SQLITE_ROW;
+    node_stmt_release(st, s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return node_store_fail(st, rc, err, "reading this node's own equivocation");
+    return 0;
+}
+
 int node_store_export_proofs(node_store *st, node_bytes_fn fn, void *ctx, size_t *count,
                              sn_err *err)
 {

@@ -134,6 +134,12 @@ SN_NODISCARD int node_store_equivocations_each(node_store *st, node_equivocation
 SN_NODISCARD int node_store_offer_proofs(node_store *st, const node_body *proofs, size_t n,
                                          size_t *equivocations, sn_err *err);
 
+/* Whether this node's own origin is frozen by a fork that no proof shows yet: a peer's
+ * checkpoint for one of our seqs contradicts our chain (another copy of this node, a
+ * restored disk image, wrote a second history). The peer lacks our bodies and we lack its:
+ * the link then resends our history from seq 1, so the peer holds both and can prove it. */
+SN_NODISCARD int node_store_own_fork_unproven(node_store *st, bool *out, sn_err *err);
+
 /* Call fn with the bytes of every proof held (those this node could make or received), in
  * origin order; *count (may be NULL) says how many. */
 SN_NODISCARD int node_store_export_proofs(node_store *st, node_bytes_fn fn, void *ctx,
