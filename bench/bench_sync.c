@@ -130,7 +130,7 @@ static void enrol(node_store *st)
 static node_store *store_new(const char *dir, const char *name, node_durability d)
 {
     sn_err err = SN_ERR_INIT;
-    node_open_opts o = {.durability = d};
+    node_open_opts o = {.durability = d, .state_digest_every_ms = NODE_STATE_DIGEST_EVERY_MS};
     node_store *st = NULL;
     if (node_store_create(dir, name, &o, &err) != 0 || node_store_open(&st, dir, &o, &err) != 0)
         die(dir, &err);
@@ -730,7 +730,8 @@ static void big(const char *base, long n)
     pid_t server = child();
     if (server == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the bench */
-        node_open_opts o = {.durability = NODE_DURABLE};
+        node_open_opts o = {.durability = NODE_DURABLE,
+                            .state_digest_every_ms = NODE_STATE_DIGEST_EVERY_MS};
         node_store *st = NULL;
         if (node_store_open(&st, src_dir, &o, &err) != 0)
             die("server open", &err);
@@ -763,7 +764,8 @@ static void big(const char *base, long n)
     if (dialer == 0) {
         close(fds[0]);
         dial_result res = {0};
-        node_open_opts o = {.durability = NODE_DURABLE};
+        node_open_opts o = {.durability = NODE_DURABLE,
+                            .state_digest_every_ms = NODE_STATE_DIGEST_EVERY_MS};
         node_store *st = NULL;
         res.rc = node_store_open(&st, dst_dir, &o, &err);
         if (res.rc == 0) {

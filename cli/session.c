@@ -13,7 +13,8 @@
 
 node_open_opts cli_open_opts(const cli_ctx *ctx)
 {
-    return (node_open_opts){.max_skew_ms = ctx->config.max_skew_ms};
+    return (node_open_opts){.max_skew_ms = ctx->config.max_skew_ms,
+                            .state_digest_every_ms = NODE_STATE_DIGEST_EVERY_MS};
 }
 
 int cli_store_open(const cli_ctx *ctx, node_store **out, sn_err *err)

@@ -284,14 +284,17 @@ void fuzz_init(void)
     if (sn_hash_init(&err) != 0)
         fuzz_fail("initialising libsodium: %s", err.msg);
     sn_log_set_level(SN_LOG_ERROR);
-    /* Memory-backed when possible: the file targets write a file per input. */
+    /* $TMPDIR when set, else memory-backed when possible (the file targets write a file
+     * per input), else /tmp. The names are mkdtemp templates. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "/dev/shm/outpost-fuzz-XXXXXX");
-    if (mkdtemp(g_dir) == NULL) {
-        snprintf(g_dir, sizeof g_dir, "%s/outpost-fuzz-XXXXXX",
-                 tmp != NULL && *tmp ? tmp : "/tmp");
-        if (mkdtemp(g_dir) == NULL)
-            fuzz_fail("cannot make a temporary directory from '%s'", g_dir);
+    const char *bases[] = {tmp != NULL && *tmp != '\0' ? tmp : "/dev/shm", "/tmp"};
+    size_t tries = tmp != NULL && *tmp != '\0' ? 1 : 2;
+    bool made = false;
+    for (size_t i = 0; i < tries && !made; i++) {
+        snprintf(g_dir, sizeof g_dir, "%s/outpost-fuzz-XXXXXX", bases[i]);
+        made = mkdtemp(g_dir) != NULL;
     }
+    if (!made)
+        fuzz_fail("cannot make a temporary directory in %s", tries == 1 ? tmp : "/dev/shm or /tmp");
     atexit(remove_dir);
 }

@@ -229,13 +229,22 @@ static bool state_due(const node_link *l)
 }
 
 /* In sync: tell the peer what our state is for the vector we now hold, so it can see that
- * the same commits gave the same state. */
+ * the same commits gave the same state. When no digest is at hand (a fresh one is too
+ * soon, or this session was a bootstrap: node_open_opts) the STATE says so with zeros: the
+ * peer waits for it all the same. */
 static int send_state(node_link *l, sn_err *err)
 {
-    uint8_t vector[16], digest[16], body[SYNC_STATE_LEN];
-    int rc = node_store_state_digest(l->st, vector, digest, err);
+    uint8_t vector[16] = {0}, digest[16] = {0}, body[SYNC_STATE_LEN];
+    bool have = false;
+    bool fresh = l->st->opts.state_digest_every_ms == 0 ||
+                 l->stats.units_in + l->stats.units_out <= NODE_STATE_UNITS_MAX;
+    int rc = node_store_state_digest(l->st, fresh, vector, digest, &have, err);
     if (rc != 0)
         return rc;
+    if (!have) {
+        memset(vector, 0, sizeof vector);
+        memset(digest, 0, sizeof digest);
+    }
     sync_state_encode(vector, digest, body);
     return link_send(l, SYNC_MSG_STATE, body, sizeof body, err);
 }
@@ -473,12 +482,17 @@ static int take_proof(node_link *l, const uint8_t *p, size_t n, sn_err *err)
 /* The peer's state for the vector it holds: compared with ours when we hold the same. */
 static int take_state(node_link *l, const uint8_t *p, size_t n, sn_err *err)
 {
+    static const uint8_t none[16];
     uint8_t their_vector[16], their_digest[16], vector[16], digest[16];
+    bool have = false;
     int rc = sync_state_parse(p, n, their_vector, their_digest, err);
-    if (rc == 0)
-        rc = node_store_state_digest(l->st, vector, digest, err);
+    if (rc == 0 && memcmp(their_vector, none, sizeof none) != 0)
+        rc = node_store_state_digest(l->st, true, vector, digest, &have, err);
     if (rc != 0)
         return rc;
+    l->state_in = true;
+    if (!have) /* nothing to compare: theirs or ours was not at hand */
+        return check_done(l, err);
     l->peer.digest_ms = node_now_ms(l->st);
     if (memcmp(vector, their_vector, sizeof vector) != 0) {
         /* Not comparable: a divergence seen stays until a comparison clears it. */
@@ -492,7 +506,6 @@ static int take_state(node_link *l, const uint8_t *p, size_t n, sn_err *err)
                      "(state digests differ for the same vector)", l->label,
                      l->peer_cert.name);
     }
-    l->state_in = true;
     return check_done(l, err);
 }
 

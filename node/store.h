@@ -39,7 +39,15 @@ typedef struct node_open_opts {
     /* This machine's identity. NULL: /etc/machine-id (else the host name), plus the
      * hardware's product UUID when readable. Tests inject one. */
     const char *machine_id;
+    /* State digests for STATE messages (node_store_state_digest) cost a read of the whole
+     * state: at most one fresh one per this many ms, and none at the end of a session that
+     * moved more than NODE_STATE_UNITS_MAX units (a bootstrap). 0: whenever asked (tests,
+     * the simulation); `outpost` uses NODE_STATE_DIGEST_EVERY_MS. */
+    uint64_t state_digest_every_ms;
 } node_open_opts;
+
+#define NODE_STATE_DIGEST_EVERY_MS (10u * 60u * 1000u)
+#define NODE_STATE_UNITS_MAX 64u
 
 /* Create a new store in directory `dir` (created if missing, must not hold a store):
  * generates the replica id, epoch 1 and the node's keys (file `keys`, mode 0600).
@@ -159,10 +167,11 @@ SN_NODISCARD int node_store_digest(node_store *st, uint8_t out[16], sn_err *err)
 /* What a STATE message reports (sync/wire.h): sync_vv_digest of the applied vector (per
  * origin the highest seq applied; commits held but quarantined or frozen are not, so two
  * nodes that differ only in what their revocation lists hold back are not compared), and
- * the state digest, remade only when some origin's held, applied or bound seq has moved
- * since the last call. */
-SN_NODISCARD int node_store_state_digest(node_store *st, uint8_t vector[16],
-                                         uint8_t digest[16], sn_err *err);
+ * the state digest. The digest made last is reused while no origin's held, applied or
+ * bound seq has moved; a fresh one is made only when `fresh` is allowed and the store's
+ * state_digest_every_ms has passed since the last. *have says whether there is one. */
+SN_NODISCARD int node_store_state_digest(node_store *st, bool fresh, uint8_t vector[16],
+                                         uint8_t digest[16], bool *have, sn_err *err);
 
 /* Rebuild the given rows (table, id) from the applied commits held; NULL/0 = every row. */
 typedef struct node_rowref {

@@ -199,21 +199,25 @@ static int applied_vector(node_store *st, crdt_vv *out, uint64_t *key, sn_err *e
     return rc;
 }
 
-int node_store_state_digest(node_store *st, uint8_t vector[16], uint8_t digest[16],
-                            sn_err *err)
+int node_store_state_digest(node_store *st, bool fresh, uint8_t vector[16],
+                            uint8_t digest[16], bool *have, sn_err *err)
 {
     crdt_vv applied;
     crdt_vv_init(&applied);
-    uint64_t key = 0;
+    uint64_t key = 0, now = node_now_ms(st), every = st->opts.state_digest_every_ms;
     bool owned = node_read_begin(st);
     int rc = applied_vector(st, &applied, &key, err);
-    if (rc == 0 && !(st->digest_cached && st->digest_key == key)) {
+    *have = rc == 0 && st->digest_cached && st->digest_key == key;
+    if (rc == 0 && !*have && fresh &&
+        (every == 0 || !st->digest_cached || now - st->digest_made_ms >= every)) {
         rc = node_store_digest(st, st->digest, err);
         st->digest_cached = rc == 0;
         st->digest_key = key;
+        st->digest_made_ms = now;
+        *have = rc == 0;
     }
     node_read_end(st, owned);
-    if (rc == 0) {
+    if (*have) {
         sync_vv_digest(&applied, vector);
         memcpy(digest, st->digest, 16);
     }

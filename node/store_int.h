@@ -90,6 +90,7 @@ struct node_store {
      * held, applied and bound seqs it was made at (store_digest.c). */
     bool digest_cached;
     uint64_t digest_key;
+    uint64_t digest_made_ms; /* when it was made (node_now_ms) */
     uint8_t digest[16];
 };
 
